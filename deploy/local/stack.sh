@@ -1,0 +1,972 @@
+#!/usr/bin/env bash
+# stack.sh: runs the orderflow stack as plain local processes (no Docker).
+#
+# Usage:
+#   deploy/local/stack.sh <command> [component...]
+#
+# Components, in dependency order (no component means all of them):
+#   postgres  kafka  registry  order-service  payment-service  shipping-service
+#
+# Commands:
+#   up        Install/fetch/build what is missing, start what is not running, and
+#             return once every requested component is healthy. Idempotent: what
+#             runs stays, and a second `up` only re-checks health and setup (a
+#             running service whose binary was rebuilt is restarted). A component
+#             not healthy within ORDERFLOW_HEALTH_TIMEOUT fails the run (exit 1,
+#             its log's path and last 30 lines) and is left running to inspect.
+#   start     Same as up (kept as the counterpart of stop).
+#   stop      Graceful stop, reverse dependency order: SIGTERM (SIGINT, i.e. "fast
+#             shutdown", for postgres), wait up to ORDERFLOW_STOP_TIMEOUT seconds,
+#             then SIGKILL the process and its children WITH A WARNING.
+#   kill      SIGKILL the component's process and all its children immediately.
+#   restart   stop, then start.
+#   down      stop (all components unless some are named).
+#   status    One line per component: name, running/stopped, pid, address, e.g.
+#             "kafka  running  pid 1234  127.0.0.1:9092 (controller ...)". Exit 0.
+#   logs      tail -n 200 of the component's log (all logs when none is named).
+#   env       Print `export` lines for the tests (ORDERFLOW_TEST_KAFKA, ...).
+#   destroy   down, then delete the stack's state folder (data, logs, pids).
+#
+# Health: postgres = pg_isready + the databases orders, payments, shipping,
+# registry exist; kafka = TopicCommand --list answers, then the topics exist;
+# registry = GET /apis/ccompat/v7/subjects is 200, global compatibility is
+# BACKWARD and a breaking schema change is really rejected (HTTP 409);
+# services = GET /health/ready is 200.
+#
+# Layout (everything under the git-ignored $ROOT/.local/):
+#   .local/cache/                       shared by all stacks: Kafka jars, Apicurio
+#   .local/stacks/<stack>/logs/<c>.log  component output (appended per start)
+#   .local/stacks/<stack>/run/<c>.pid   pid of the component's main process
+#   .local/stacks/<stack>/{postgres,kafka,registry}/   data and rendered config
+#
+# PostgreSQL refuses to run as root, so as root it runs as the `postgres` OS
+# user. If that user cannot reach the state folder (e.g. the clone is under
+# /root, mode 700), the data directory lives in
+# /var/lib/orderflow/<first 16 hex of sha256(state folder)>/postgres and
+# .local/stacks/<stack>/postgres is a symlink to it (`destroy` removes both).
+#
+# Environment:
+#   ORDERFLOW_STACK          stack name = state folder (default: default)
+#   ORDERFLOW_PORT_OFFSET    added to every default port (default: 0), so
+#                            ORDERFLOW_STACK=chaos ORDERFLOW_PORT_OFFSET=100
+#                            runs a second stack beside the default one
+#   PG_PORT (5432)  KAFKA_PORT (9092)  KAFKA_CONTROLLER_PORT (9093)
+#   REGISTRY_PORT (8090)  REGISTRY_MANAGEMENT_PORT (8091, Quarkus health/metrics)
+#   ORDER_PORT (8080)  PAYMENT_PORT (8081)  SHIPPING_PORT (8082)
+#                            individual overrides; defaults shown before offset
+#   ORDERFLOW_HEALTH_TIMEOUT seconds `up` waits per component (default: 120)
+#   ORDERFLOW_STOP_TIMEOUT   seconds `stop` waits before SIGKILL (default: 30)
+#   KAFKA_TOPIC_PARTITIONS   partitions of the created topics (default: 6)
+#   KAFKA_REPLICATION_FACTOR topics and internal topics (default: 1)
+#   KAFKA_HEAP_OPTS          default: -Xms256m -Xmx1G
+#   REGISTRY_HEAP_OPTS       default: -Xms128m -Xmx512m
+#   REGISTRY_JAVA_HOME       JDK for Apicurio (needs Java >= APICURIO_MIN_JAVA from
+#                            versions.env; default: the first such JDK in JAVA_HOME
+#                            or /usr/lib/jvm/*)
+#   CARGO_TARGET_DIR         where the service binaries are (default: $ROOT/target)
+#   ORDERFLOW_REBUILD=1      run `cargo build --bins` even if the binaries exist
+#   RUST_LOG                 passed to the services (default: info)
+#
+# Versions are pinned in deploy/local/versions.env. All addresses are 127.0.0.1.
+# Only apt, Maven and cargo download anything.
+
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SCRIPT_PATH="$SCRIPT_DIR/$(basename "${BASH_SOURCE[0]}")"
+ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
+# shellcheck source=deploy/local/versions.env disable=SC1091
+source "$SCRIPT_DIR/versions.env"
+
+STACK=${ORDERFLOW_STACK:-default}
+OFFSET=${ORDERFLOW_PORT_OFFSET:-0}
+[[ $STACK =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || { echo "stack.sh: bad ORDERFLOW_STACK '$STACK'" >&2; exit 2; }
+[[ $OFFSET =~ ^[0-9]+$ ]] || { echo "stack.sh: bad ORDERFLOW_PORT_OFFSET '$OFFSET'" >&2; exit 2; }
+
+LOCAL_DIR="$ROOT/.local"
+CACHE_DIR="$LOCAL_DIR/cache"
+STATE_DIR="$LOCAL_DIR/stacks/$STACK"
+LOG_DIR="$STATE_DIR/logs"
+RUN_DIR="$STATE_DIR/run"
+
+PG_PORT=${PG_PORT:-$((5432 + OFFSET))}
+KAFKA_PORT=${KAFKA_PORT:-$((9092 + OFFSET))}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((9093 + OFFSET))}
+REGISTRY_PORT=${REGISTRY_PORT:-$((8090 + OFFSET))}
+REGISTRY_MANAGEMENT_PORT=${REGISTRY_MANAGEMENT_PORT:-$((8091 + OFFSET))}
+ORDER_PORT=${ORDER_PORT:-$((8080 + OFFSET))}
+PAYMENT_PORT=${PAYMENT_PORT:-$((8081 + OFFSET))}
+SHIPPING_PORT=${SHIPPING_PORT:-$((8082 + OFFSET))}
+
+HEALTH_TIMEOUT=${ORDERFLOW_HEALTH_TIMEOUT:-120}
+STOP_TIMEOUT=${ORDERFLOW_STOP_TIMEOUT:-30}
+KAFKA_TOPIC_PARTITIONS=${KAFKA_TOPIC_PARTITIONS:-6}
+KAFKA_REPLICATION_FACTOR=${KAFKA_REPLICATION_FACTOR:-1}
+KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx1G}
+REGISTRY_HEAP_OPTS=${REGISTRY_HEAP_OPTS:--Xms128m -Xmx512m}
+CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+
+PG_BIN="/usr/lib/postgresql/$POSTGRES_MAJOR/bin"
+PG_USER=orderflow
+PG_PASSWORD=orderflow
+# The Kafka cache folder changes whenever the Maven descriptor does.
+KAFKA_HOME="$CACHE_DIR/kafka-$KAFKA_VERSION-$(sha256sum <"$SCRIPT_DIR/kafka/pom.xml" | cut -c1-8)"
+APICURIO_HOME="$CACHE_DIR/apicurio-registry-$APICURIO_VERSION"
+
+COMPONENTS=(postgres kafka registry order-service payment-service shipping-service)
+DATABASES=(orders payments shipping registry)
+TOPICS=(orders payments shipments
+        order-service.dlq order-status-projector.dlq payment-service.dlq shipping-service.dlq)
+
+# ---------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------
+
+say() { printf '[stack %s] %s\n' "$STACK" "$*" >&2; }
+warn() { printf '[stack %s] WARNING: %s\n' "$STACK" "$*" >&2; }
+die() { printf '[stack %s] ERROR: %s\n' "$STACK" "$*" >&2; exit 1; }
+
+# usage [exit code]: prints the header comment (to stderr unless the code is 0).
+usage() {
+  local code=${1:-2}
+  if ((code == 0)); then
+    sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$SCRIPT_PATH"
+  else
+    sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$SCRIPT_PATH" >&2
+  fi
+  exit "$code"
+}
+
+# Fails the run for one component: names it, shows where its log is and the
+# end of that log.
+fail_component() {
+  local comp=$1 msg=$2 log="$LOG_DIR/$1.log"
+  printf '[stack %s] ERROR: %s: %s\n' "$STACK" "$comp" "$msg" >&2
+  if [[ -f $log ]]; then
+    printf '[stack %s] log: %s (last 30 lines follow)\n' "$STACK" "$log" >&2
+    tail -n 30 "$log" | sed 's/^/    /' >&2
+  else
+    printf '[stack %s] log: %s (does not exist)\n' "$STACK" "$log" >&2
+  fi
+  exit 1
+}
+
+as_root() { if ((EUID == 0)); then "$@"; else sudo "$@"; fi; }
+
+APT_UPDATED=0
+apt_install() {
+  if ((APT_UPDATED == 0)); then
+    say "apt-get update"
+    as_root apt-get update -qq
+    APT_UPDATED=1
+  fi
+  say "apt-get install -y $*"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+# need_cmd <command> <apt package>: installs the package if the command is missing.
+need_cmd() {
+  command -v "$1" >/dev/null 2>&1 || apt_install "$2"
+  command -v "$1" >/dev/null 2>&1 || die "$1 still missing after installing $2"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+http_code() { curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$@" 2>/dev/null || true; }
+
+is_component() {
+  local c
+  for c in "${COMPONENTS[@]}"; do [[ $c == "$1" ]] && return 0; done
+  return 1
+}
+
+# Prints the requested components in dependency order, one per line.
+resolve_components() {
+  local c a found
+  for a in "$@"; do is_component "$a" || die "unknown component '$a' (known: ${COMPONENTS[*]})"; done
+  for c in "${COMPONENTS[@]}"; do
+    if (($# == 0)); then echo "$c"; continue; fi
+    found=0
+    for a in "$@"; do [[ $a == "$c" ]] && found=1; done
+    ((found)) && echo "$c"
+  done
+  return 0
+}
+
+component_address() {
+  case $1 in
+    postgres) echo "127.0.0.1:$PG_PORT" ;;
+    kafka) echo "127.0.0.1:$KAFKA_PORT" ;;
+    registry) echo "http://127.0.0.1:$REGISTRY_PORT" ;;
+    order-service) echo "http://127.0.0.1:$ORDER_PORT" ;;
+    payment-service) echo "http://127.0.0.1:$PAYMENT_PORT" ;;
+    shipping-service) echo "http://127.0.0.1:$SHIPPING_PORT" ;;
+  esac
+}
+
+component_port() {
+  case $1 in
+    postgres) echo "$PG_PORT" ;;
+    kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
+    registry) echo "$REGISTRY_PORT $REGISTRY_MANAGEMENT_PORT" ;;
+    order-service) echo "$ORDER_PORT" ;;
+    payment-service) echo "$PAYMENT_PORT" ;;
+    shipping-service) echo "$SHIPPING_PORT" ;;
+  esac
+}
+
+# ---------------------------------------------------------------------------
+# Process bookkeeping
+#
+# Every process is started in its own session (setsid), so its pid is also its
+# process group id, and with STACK_SH_ID=<state dir>#<component> in its
+# environment. A pid file only counts if that pid is alive AND carries this
+# marker, which makes stale pid files (and recycled pids) harmless.
+# ---------------------------------------------------------------------------
+
+pid_file() { echo "$RUN_DIR/$1.pid"; }
+marker() { echo "$STATE_DIR#$1"; }
+
+# Prints the pid of the running component, or fails.
+running_pid() {
+  local f pid
+  f=$(pid_file "$1")
+  [[ -s $f ]] || return 1
+  pid=$(<"$f")
+  [[ $pid =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qxF "STACK_SH_ID=$(marker "$1")" || return 1
+  echo "$pid"
+}
+
+# Removes the pid file if it points at nothing (says so).
+clear_stale_pid() {
+  local f
+  f=$(pid_file "$1")
+  if [[ -e $f ]] && ! running_pid "$1" >/dev/null; then
+    say "$1: removing stale pid file ($(cat "$f" 2>/dev/null || true))"
+    rm -f "$f"
+  fi
+}
+
+# launch <component> <working dir> <command...>
+# Starts the command detached (own session, stdin /dev/null, output appended to
+# the component log) and records its pid.
+launch() {
+  local comp=$1 cwd=$2 log pidf i
+  shift 2
+  log="$LOG_DIR/$comp.log"
+  pidf=$(pid_file "$comp")
+  rm -f "$pidf"
+  printf '\n===== %s  stack.sh: starting %s (stack %s) =====\n' "$(date '+%F %T')" "$comp" "$STACK" >>"$log"
+  (
+    cd "$cwd"
+    # bash writes its own pid, then exec()s the real command under that pid.
+    # shellcheck disable=SC2016 # $$ and $0 are for the inner bash
+    exec env STACK_SH_ID="$(marker "$comp")" \
+      setsid bash -c 'echo $$ >"$0"; exec "$@"' "$pidf" "$@"
+  ) </dev/null >>"$log" 2>&1 8>&- 9>&- &
+  for ((i = 0; i < 100; i++)); do
+    [[ -s $pidf ]] && return 0
+    sleep 0.1
+  done
+  fail_component "$comp" "process did not start"
+}
+
+# wait_until <component> <probe function> <what>: polls the probe once a second
+# until it succeeds; fails the component if the process dies or the deadline
+# (ORDERFLOW_HEALTH_TIMEOUT) passes.
+wait_until() {
+  local comp=$1 probe=$2 what=$3 deadline=$((SECONDS + HEALTH_TIMEOUT))
+  while :; do
+    running_pid "$comp" >/dev/null || fail_component "$comp" "process exited while waiting for: $what"
+    "$probe" && return 0
+    ((SECONDS < deadline)) || fail_component "$comp" "not healthy after ${HEALTH_TIMEOUT}s (waiting for: $what); left running for inspection, \`stack.sh stop $comp\` stops it"
+    sleep 1
+  done
+}
+
+# Prints the pid and all its descendants (postgres children leave the
+# postmaster's process group, so killing the group alone is not enough).
+process_tree() {
+  local pid=$1 child
+  echo "$pid"
+  for child in $(pgrep -P "$pid" 2>/dev/null || true); do process_tree "$child"; done
+}
+
+# SIGKILLs the process group and every descendant of pid.
+kill_tree() {
+  local pid=$1
+  # shellcheck disable=SC2046 # word splitting of the pid list is intended
+  kill -KILL $(process_tree "$pid") 2>/dev/null || true
+  kill -KILL -- "-$pid" 2>/dev/null || true
+}
+
+stop_signal() { [[ $1 == postgres ]] && echo INT || echo TERM; }
+
+stop_component() {
+  local comp=$1 pid sig deadline
+  if ! pid=$(running_pid "$comp"); then
+    clear_stale_pid "$comp"
+    say "$comp: not running"
+    return 0
+  fi
+  sig=$(stop_signal "$comp")
+  say "$comp: stopping (SIG$sig to pid $pid, up to ${STOP_TIMEOUT}s)"
+  kill -"$sig" "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + STOP_TIMEOUT))
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((SECONDS >= deadline)); then
+      warn "$comp: still running after ${STOP_TIMEOUT}s; sending SIGKILL to pid $pid and its children"
+      kill_tree "$pid"
+      sleep 1
+      break
+    fi
+    sleep 0.2
+  done
+  rm -f "$(pid_file "$comp")"
+  say "$comp: stopped"
+}
+
+kill_component() {
+  local comp=$1 pid i
+  if ! pid=$(running_pid "$comp"); then
+    clear_stale_pid "$comp"
+    say "$comp: not running"
+    return 0
+  fi
+  say "$comp: SIGKILL to pid $pid and its children"
+  kill_tree "$pid"
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  rm -f "$(pid_file "$comp")"
+}
+
+# Refuses to start a component whose dependency is not running, naming it.
+require_running() {
+  local comp=$1 dep
+  shift
+  for dep in "$@"; do
+    running_pid "$dep" >/dev/null ||
+      die "$comp needs $dep, which is not running in stack '$STACK' (run: stack.sh up $dep)"
+  done
+}
+
+# Refuses to start on a port something else already listens on.
+require_free_ports() {
+  local comp=$1 p
+  for p in $(component_port "$comp"); do
+    port_in_use "$p" && die "$comp: port 127.0.0.1:$p is already in use by another process (ORDERFLOW_PORT_OFFSET / *_PORT pick other ports)"
+  done
+  return 0
+}
+
+# Shared cache lock: two stacks installing at once must not race.
+with_cache_lock() {
+  mkdir -p "$CACHE_DIR"
+  (
+    flock -w 900 8 || die "timed out waiting for the cache lock $CACHE_DIR/.lock"
+    "$@"
+  ) 8>"$CACHE_DIR/.lock"
+}
+
+# ---------------------------------------------------------------------------
+# postgres
+# ---------------------------------------------------------------------------
+
+# Runs a command as the OS user that owns the cluster (postgres when we are root).
+as_pg() {
+  if ((EUID == 0)); then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
+}
+
+psql_q() {
+  PGPASSWORD=$PG_PASSWORD PGCONNECT_TIMEOUT=5 "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" \
+    -d postgres -v ON_ERROR_STOP=1 -qtA "$@"
+}
+
+install_postgres() {
+  if [[ ! -x $PG_BIN/postgres ]]; then
+    # Don't let the Debian package create (and start) a system cluster on 5432.
+    if [[ ! -e /etc/postgresql-common/createcluster.conf ]]; then
+      apt_install postgresql-common
+    fi
+    as_root sed -ri 's/^#? *create_main_cluster *=.*/create_main_cluster = false/' \
+      /etc/postgresql-common/createcluster.conf
+    apt_install "postgresql-$POSTGRES_MAJOR"
+  fi
+  [[ -x $PG_BIN/postgres ]] || die "postgres: $PG_BIN/postgres missing after apt-get install"
+}
+
+# The data directory postgres itself uses (symlink resolved).
+pg_data_dir() {
+  local link="$STATE_DIR/postgres"
+  if [[ -L $link ]]; then readlink -m "$link"; else echo "$link"; fi
+}
+
+pg_external_dir() {
+  echo "/var/lib/orderflow/$(printf '%s' "$STATE_DIR" | sha256sum | cut -c1-16)"
+}
+
+init_postgres() {
+  local link="$STATE_DIR/postgres" data pwfile
+  if [[ ! -e $link && ! -L $link ]]; then
+    if ((EUID == 0)) && ! runuser -u postgres -- test -x "$STATE_DIR" 2>/dev/null; then
+      data="$(pg_external_dir)/postgres"
+      say "postgres: user 'postgres' cannot reach $STATE_DIR; data goes to $data (symlinked)"
+      mkdir -p "$data"
+      ln -s "$data" "$link"
+    else
+      mkdir -p "$link"
+    fi
+  fi
+  data=$(pg_data_dir)
+  [[ -f $data/PG_VERSION ]] && return 0
+
+  say "postgres: initdb in $data"
+  mkdir -p "$data"
+  ((EUID == 0)) && chown postgres:postgres "$data"
+  chmod 700 "$data"
+  # The password file sits beside the data dir, where the postgres user can read it.
+  pwfile=$(mktemp "$(dirname "$data")/.pgpw.XXXXXX")
+  printf '%s\n' "$PG_PASSWORD" >"$pwfile"
+  ((EUID == 0)) && chown postgres "$pwfile"
+  if ! as_pg "$PG_BIN/initdb" -D "$data" -U "$PG_USER" --pwfile="$pwfile" \
+      --auth=scram-sha-256 --encoding=UTF8 --no-locale >>"$LOG_DIR/postgres.log" 2>&1; then
+    rm -f "$pwfile"
+    fail_component postgres "initdb failed"
+  fi
+  rm -f "$pwfile"
+  # TCP on 127.0.0.1 with a password only; the unix socket is disabled at start.
+  cat >"$data/pg_hba.conf" <<'EOF'
+# Written by deploy/local/stack.sh: password (SCRAM) logins over 127.0.0.1 only.
+# TYPE  DATABASE  USER  ADDRESS        METHOD
+host    all       all   127.0.0.1/32   scram-sha-256
+EOF
+  ((EUID == 0)) && chown postgres:postgres "$data/pg_hba.conf"
+  return 0
+}
+
+start_postgres() {
+  local data
+  data=$(pg_data_dir)
+  local cmd=("$PG_BIN/postgres" -D "$data"
+    -c port="$PG_PORT"
+    -c listen_addresses=127.0.0.1
+    -c unix_socket_directories=
+    -c max_connections=400
+    -c shared_buffers=256MB
+    -c logging_collector=off)
+  if ((EUID == 0)); then
+    # setpriv exec()s (unlike runuser/su, which fork and SIGKILL on SIGTERM),
+    # so the recorded pid is the postmaster itself.
+    cmd=(setpriv --reuid=postgres --regid=postgres --init-groups "${cmd[@]}")
+  fi
+  launch postgres / "${cmd[@]}"
+}
+
+probe_postgres() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2; }
+
+setup_postgres() {
+  local existing db
+  existing=$(psql_q -c 'SELECT datname FROM pg_database') ||
+    fail_component postgres "cannot log in as $PG_USER on 127.0.0.1:$PG_PORT"
+  for db in "${DATABASES[@]}"; do
+    if ! grep -qxF "$db" <<<"$existing"; then
+      say "postgres: creating database $db"
+      psql_q -c "CREATE DATABASE \"$db\"" || fail_component postgres "CREATE DATABASE $db failed"
+    fi
+  done
+  existing=$(psql_q -c 'SELECT datname FROM pg_database')
+  for db in "${DATABASES[@]}"; do
+    grep -qxF "$db" <<<"$existing" || fail_component postgres "database $db missing"
+  done
+}
+
+# ---------------------------------------------------------------------------
+# kafka
+# ---------------------------------------------------------------------------
+
+KAFKA_STATE="$STATE_DIR/kafka"
+
+# Runs Maven against deploy/local/kafka/pom.xml; shows its output only on failure.
+mvn_quiet() {
+  local out rc=0
+  out=$(mktemp)
+  mvn -q -B -Dstyle.color=never -f "$SCRIPT_DIR/kafka/pom.xml" "$@" >"$out" 2>&1 || rc=$?
+  ((rc == 0)) || sed 's/^/    /' "$out" >&2
+  rm -f "$out"
+  return "$rc"
+}
+
+fetch_kafka() {
+  [[ -f $KAFKA_HOME/.complete ]] && return 0
+  local tmp
+  say "kafka: resolving Kafka $KAFKA_VERSION jars with Maven into $KAFKA_HOME"
+  tmp=$(mktemp -d "$CACHE_DIR/.kafka.XXXXXX")
+  if ! mvn_quiet dependency:copy-dependencies \
+      -DoutputDirectory="$tmp/libs" -DincludeScope=runtime \
+      -Dkafka.version="$KAFKA_VERSION" -Dscala.binary.version="$SCALA_BINARY_VERSION" \
+      -Dlog4j.version="$LOG4J_VERSION"; then
+    rm -rf "$tmp"
+    die "kafka: Maven could not resolve the Kafka jars"
+  fi
+  touch "$tmp/.complete"
+  rm -rf "$KAFKA_HOME"
+  mv "$tmp" "$KAFKA_HOME"
+}
+
+install_kafka() {
+  need_cmd java openjdk-17-jre-headless
+  need_cmd mvn maven
+  [[ -f $KAFKA_HOME/.complete ]] || with_cache_lock fetch_kafka
+}
+
+# Short-lived Kafka CLI JVM (StorageTool, TopicCommand): small heap, C1 only.
+KAFKA_TOOL=(java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
+  -Dlog4j2.configurationFile="$SCRIPT_DIR/kafka/log4j2-tools.properties"
+  -cp "$KAFKA_HOME/libs/*")
+kafka_tool() { timeout 120 "${KAFKA_TOOL[@]}" "$@"; }
+
+topics() {
+  timeout 30 "${KAFKA_TOOL[@]}" org.apache.kafka.tools.TopicCommand \
+    --bootstrap-server "127.0.0.1:$KAFKA_PORT" "$@"
+}
+
+render_kafka_config() {
+  local min_isr=1
+  ((KAFKA_REPLICATION_FACTOR >= 3)) && min_isr=2
+  mkdir -p "$KAFKA_STATE/data"
+  sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
+      -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+      -e "s|@KAFKA_DATA_DIR@|$KAFKA_STATE/data|g" \
+      -e "s|@KAFKA_TOPIC_PARTITIONS@|$KAFKA_TOPIC_PARTITIONS|g" \
+      -e "s|@KAFKA_REPLICATION_FACTOR@|$KAFKA_REPLICATION_FACTOR|g" \
+      -e "s|@KAFKA_MIN_ISR@|$min_isr|g" \
+      "$SCRIPT_DIR/kafka/server.properties.in" >"$KAFKA_STATE/server.properties"
+}
+
+format_kafka_storage() {
+  [[ -f $KAFKA_STATE/data/meta.properties ]] && return 0
+  local id_file="$KAFKA_STATE/cluster.id" id
+  if [[ ! -s $id_file ]]; then
+    kafka_tool kafka.tools.StorageTool random-uuid >"$id_file.tmp" && mv "$id_file.tmp" "$id_file"
+  fi
+  id=$(<"$id_file")
+  say "kafka: formatting storage (cluster id $id)"
+  kafka_tool kafka.tools.StorageTool format --ignore-formatted -t "$id" \
+      -c "$KAFKA_STATE/server.properties" >>"$LOG_DIR/kafka.log" 2>&1 ||
+    fail_component kafka "StorageTool format failed"
+}
+
+start_kafka() {
+  render_kafka_config
+  format_kafka_storage
+  # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is a list of JVM flags
+  launch kafka "$KAFKA_STATE" java $KAFKA_HEAP_OPTS \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+    -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$SCRIPT_DIR/kafka/log4j2.properties" \
+    -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$KAFKA_STATE/server.properties"
+}
+
+KAFKA_TOPIC_LIST=""
+probe_kafka_port() { port_in_use "$KAFKA_PORT"; }
+probe_kafka() { KAFKA_TOPIC_LIST=$(topics --list 2>/dev/null); }
+
+setup_kafka() {
+  local t missing=() pids=() i failed=0 out
+  for t in "${TOPICS[@]}"; do
+    grep -qxF "$t" <<<"$KAFKA_TOPIC_LIST" || missing+=("$t")
+  done
+  ((${#missing[@]})) || return 0
+  say "kafka: creating topics ${missing[*]} (partitions $KAFKA_TOPIC_PARTITIONS, replication factor $KAFKA_REPLICATION_FACTOR)"
+  out=$(mktemp -d)
+  # One JVM per topic (TopicCommand takes one topic), run in parallel.
+  for t in "${missing[@]}"; do
+    topics --create --if-not-exists --topic "$t" --partitions "$KAFKA_TOPIC_PARTITIONS" \
+      --replication-factor "$KAFKA_REPLICATION_FACTOR" >"$out/$t" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      failed=1
+      say "kafka: creating topic ${missing[$i]} failed:"
+      sed 's/^/    /' "$out/${missing[$i]}" >&2
+    fi
+  done
+  cat "$out"/* >>"$LOG_DIR/kafka.log"
+  rm -rf "$out"
+  ((failed == 0)) || fail_component kafka "topic creation failed"
+  KAFKA_TOPIC_LIST=$(topics --list 2>/dev/null) || fail_component kafka "topic list failed after creation"
+  for t in "${TOPICS[@]}"; do
+    grep -qxF "$t" <<<"$KAFKA_TOPIC_LIST" || fail_component kafka "topic $t missing after creation"
+  done
+}
+
+# ---------------------------------------------------------------------------
+# registry (Apicurio Registry, SQL storage on the stack's postgres)
+# ---------------------------------------------------------------------------
+
+REGISTRY_STATE="$STATE_DIR/registry"
+CCOMPAT="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
+REGISTRY_V3="http://127.0.0.1:$REGISTRY_PORT/apis/registry/v3"
+
+fetch_registry() {
+  [[ -f $APICURIO_HOME/quarkus-run.jar ]] && return 0
+  local tmp artifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all"
+  say "registry: fetching $artifact with Maven into $APICURIO_HOME"
+  tmp=$(mktemp -d "$CACHE_DIR/.apicurio.XXXXXX")
+  # dependency:copy takes it from ~/.m2 when present, else from Maven Central.
+  if ! mvn_quiet dependency:copy -Dartifact="$artifact" -DoutputDirectory="$tmp/download"; then
+    rm -rf "$tmp"
+    die "registry: Maven could not fetch $artifact"
+  fi
+  mkdir "$tmp/app"
+  tar -xzf "$tmp/download/"*.tar.gz -C "$tmp/app"
+  rm -rf "$tmp/download"
+  # The tarball is a Quarkus fast-jar layout; find the launcher wherever it sits.
+  local jar
+  jar=$(find "$tmp/app" -name quarkus-run.jar -print -quit)
+  [[ -n $jar ]] || { rm -rf "$tmp"; die "registry: no quarkus-run.jar in $artifact"; }
+  rm -rf "$APICURIO_HOME"
+  mv "$(dirname "$jar")" "$APICURIO_HOME"
+  rm -rf "$tmp"
+}
+
+install_registry() {
+  need_cmd java openjdk-17-jre-headless
+  need_cmd mvn maven
+  [[ -f $APICURIO_HOME/quarkus-run.jar ]] || with_cache_lock fetch_registry
+}
+
+# Apicurio 3.3 is built for Java 21 (class files v65); Debian 12's default is
+# 17. Picks REGISTRY_JAVA_HOME, else JAVA_HOME, else the first JDK under
+# /usr/lib/jvm (e.g. temurin-25-jdk-amd64) that is new enough.
+registry_java() {
+  local j v
+  for j in ${REGISTRY_JAVA_HOME:+"$REGISTRY_JAVA_HOME"} ${JAVA_HOME:+"$JAVA_HOME"} /usr/lib/jvm/*; do
+    [[ -x $j/bin/java ]] || continue
+    v=$("$j/bin/java" -version 2>&1 | sed -n '1s/.*version "\([0-9]*\).*/\1/p')
+    if [[ $v =~ ^[0-9]+$ ]] && ((v >= APICURIO_MIN_JAVA)); then
+      echo "$j/bin/java"
+      return 0
+    fi
+  done
+  return 1
+}
+
+start_registry() {
+  local java
+  require_running registry postgres
+  java=$(registry_java) ||
+    die "registry: Apicurio $APICURIO_VERSION needs Java >= $APICURIO_MIN_JAVA; none found (set REGISTRY_JAVA_HOME)"
+  mkdir -p "$REGISTRY_STATE/tmp"
+  # Apicurio 3 reads its config from env vars: apicurio.x.y <- APICURIO_X_Y.
+  # validate-on-borrow: after a postgres restart the pool drops dead
+  # connections instead of failing the first requests with HTTP 500.
+  # shellcheck disable=SC2086 # REGISTRY_HEAP_OPTS is a list of JVM flags
+  launch registry "$REGISTRY_STATE" env \
+    QUARKUS_HTTP_HOST=127.0.0.1 \
+    QUARKUS_HTTP_PORT="$REGISTRY_PORT" \
+    QUARKUS_MANAGEMENT_HOST=127.0.0.1 \
+    QUARKUS_MANAGEMENT_PORT="$REGISTRY_MANAGEMENT_PORT" \
+    APICURIO_STORAGE_KIND=sql \
+    APICURIO_STORAGE_SQL_KIND=postgresql \
+    APICURIO_DATASOURCE_URL="jdbc:postgresql://127.0.0.1:$PG_PORT/registry" \
+    APICURIO_DATASOURCE_USERNAME="$PG_USER" \
+    APICURIO_DATASOURCE_PASSWORD="$PG_PASSWORD" \
+    APICURIO_DATASOURCE_JDBC_INITIAL_SIZE=2 \
+    APICURIO_DATASOURCE_JDBC_MIN_SIZE=2 \
+    APICURIO_DATASOURCE_JDBC_MAX_SIZE=20 \
+    QUARKUS_DATASOURCE_POSTGRESQL_JDBC_VALIDATE_ON_BORROW=true \
+    APICURIO_REST_DELETION_GROUP_ENABLED=true \
+    APICURIO_REST_DELETION_ARTIFACT_ENABLED=true \
+    APICURIO_REST_DELETION_ARTIFACT_VERSION_ENABLED=true \
+    APICURIO_STORAGE_SNAPSHOT_LOCATION="$REGISTRY_STATE/tmp" \
+    APICURIO_IMPORT_WORK_DIR="$REGISTRY_STATE/tmp" \
+    QUARKUS_LOG_CONSOLE_FORMAT='%d{yyyy-MM-dd HH:mm:ss,SSS} %-5p [%c{3.}] (%t) %s%e%n' \
+    "$java" $REGISTRY_HEAP_OPTS -Djava.io.tmpdir="$REGISTRY_STATE/tmp" \
+    -jar "$APICURIO_HOME/quarkus-run.jar"
+}
+
+probe_registry() { [[ $(http_code "$CCOMPAT/subjects") == 200 ]]; }
+
+SR_JSON='Content-Type: application/vnd.schemaregistry.v1+json'
+
+setup_registry() {
+  local body code
+  # Global compatibility BACKWARD through the Confluent-compatible API. In
+  # Apicurio 3 this writes the global COMPATIBILITY rule (table global_rules),
+  # the same one as POST /apis/registry/v3/admin/rules.
+  code=$(http_code -X PUT -H "$SR_JSON" --data '{"compatibility":"BACKWARD"}' "$CCOMPAT/config")
+  [[ $code == 200 ]] || fail_component registry "PUT $CCOMPAT/config returned HTTP $code"
+  body=$(curl -s --max-time 5 "$CCOMPAT/config" || true)
+  [[ $body == *'"compatibilityLevel":"BACKWARD"'* ]] ||
+    fail_component registry "GET $CCOMPAT/config reads back '$body', expected BACKWARD"
+
+  code=$(breaking_change_code)
+  if [[ $code != 409 ]]; then
+    # Not seen with Apicurio 3.3.3, kept for other versions: set the native
+    # global rule explicitly and try again.
+    warn "registry: breaking schema change got HTTP $code despite BACKWARD; setting the native global rule"
+    code=$(http_code -X PUT -H 'Content-Type: application/json' \
+      --data '{"ruleType":"COMPATIBILITY","config":"BACKWARD"}' "$REGISTRY_V3/admin/rules/COMPATIBILITY")
+    [[ $code == 200 || $code == 204 ]] ||
+      http_code -X POST -H 'Content-Type: application/json' \
+        --data '{"ruleType":"COMPATIBILITY","config":"BACKWARD"}' "$REGISTRY_V3/admin/rules" >/dev/null
+    code=$(breaking_change_code)
+  fi
+  [[ $code == 409 ]] ||
+    fail_component registry "a BACKWARD-incompatible schema was answered with HTTP $code, expected 409"
+}
+
+# Proves the rule is enforced: registers a throwaway subject, then tries a
+# breaking version (a new field without default) and prints the HTTP status
+# of that attempt (409 = rejected, as it should be). Deletes the subject.
+breaking_change_code() {
+  local subject="stackcheck-$RANDOM$RANDOM" code
+  local v1='{"schema":"{\"type\":\"record\",\"name\":\"Check\",\"fields\":[{\"name\":\"a\",\"type\":\"string\"}]}"}'
+  local v2='{"schema":"{\"type\":\"record\",\"name\":\"Check\",\"fields\":[{\"name\":\"a\",\"type\":\"string\"},{\"name\":\"b\",\"type\":\"string\"}]}"}'
+  code=$(http_code -X POST -H "$SR_JSON" --data "$v1" "$CCOMPAT/subjects/$subject/versions")
+  [[ $code == 200 ]] || fail_component registry "registering throwaway subject $subject returned HTTP $code"
+  code=$(http_code -X POST -H "$SR_JSON" --data "$v2" "$CCOMPAT/subjects/$subject/versions")
+  http_code -X DELETE "$CCOMPAT/subjects/$subject" >/dev/null
+  http_code -X DELETE "$CCOMPAT/subjects/$subject?permanent=true" >/dev/null
+  echo "$code"
+}
+
+# ---------------------------------------------------------------------------
+# order-service, payment-service, shipping-service
+# ---------------------------------------------------------------------------
+
+SERVICES_BUILT=0
+
+service_bin() { echo "$CARGO_TARGET_DIR/debug/$1"; }
+
+service_port() {
+  case $1 in
+    order-service) echo "$ORDER_PORT" ;;
+    payment-service) echo "$PAYMENT_PORT" ;;
+    shipping-service) echo "$SHIPPING_PORT" ;;
+  esac
+}
+
+install_service() {
+  local s need=0
+  ((SERVICES_BUILT)) && return 0
+  if [[ ${ORDERFLOW_REBUILD:-0} == 1 ]]; then
+    need=1
+  else
+    for s in order-service payment-service shipping-service; do
+      [[ -x $(service_bin "$s") ]] || need=1
+    done
+  fi
+  ((need)) || return 0
+  command -v cargo >/dev/null 2>&1 || PATH="$HOME/.cargo/bin:$PATH"
+  command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust, or put ~/.cargo/bin on PATH)"
+  say "building the services: cargo build --bins (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  (cd "$ROOT" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR" cargo build --bins) ||
+    die "cargo build --bins failed"
+  SERVICES_BUILT=1
+}
+
+start_service() {
+  local name=$1 prefix db bin
+  case $name in
+    order-service) prefix=ORDER db=orders ;;
+    payment-service) prefix=PAYMENT db=payments ;;
+    shipping-service) prefix=SHIPPING db=shipping ;;
+  esac
+  require_running "$name" postgres kafka registry
+  bin=$(service_bin "$name")
+  [[ -x $bin ]] || die "$name: $bin does not exist (run: stack.sh up $name)"
+  launch "$name" "$ROOT" env \
+    ORDERFLOW__KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" \
+    ORDERFLOW__REGISTRY__URL="$CCOMPAT" \
+    "${prefix}__DATABASE__URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$db" \
+    "${prefix}__HTTP__HOST=127.0.0.1" \
+    "${prefix}__HTTP__PORT=$(service_port "$name")" \
+    RUST_LOG="${RUST_LOG:-info}" \
+    "$bin"
+}
+
+SERVICE_PROBE_PORT=""
+probe_service() { [[ $(http_code "http://127.0.0.1:$SERVICE_PROBE_PORT/health/ready") == 200 ]]; }
+
+# ---------------------------------------------------------------------------
+# Per-component dispatch
+# ---------------------------------------------------------------------------
+
+install_component() {
+  case $1 in
+    postgres) install_postgres ;;
+    kafka) install_kafka ;;
+    registry) install_registry ;;
+    *-service) install_service ;;
+  esac
+}
+
+start_component() {
+  case $1 in
+    postgres) init_postgres; start_postgres ;;
+    kafka) start_kafka ;;
+    registry) start_registry ;;
+    *-service) start_service "$1" ;;
+  esac
+}
+
+# Waits until the component is healthy and its setup (databases, topics,
+# compatibility rule) is in place. Safe to repeat.
+ensure_healthy() {
+  case $1 in
+    postgres)
+      wait_until postgres probe_postgres "pg_isready on 127.0.0.1:$PG_PORT"
+      setup_postgres
+      ;;
+    kafka)
+      wait_until kafka probe_kafka_port "listener 127.0.0.1:$KAFKA_PORT"
+      wait_until kafka probe_kafka "TopicCommand --list on 127.0.0.1:$KAFKA_PORT"
+      setup_kafka
+      ;;
+    registry)
+      wait_until registry probe_registry "HTTP 200 from $CCOMPAT/subjects"
+      setup_registry
+      ;;
+    *-service)
+      SERVICE_PROBE_PORT=$(service_port "$1")
+      wait_until "$1" probe_service "HTTP 200 from http://127.0.0.1:$SERVICE_PROBE_PORT/health/ready"
+      ;;
+  esac
+}
+
+up_component() {
+  local comp=$1 pid t0=$SECONDS
+  install_component "$comp"
+  if pid=$(running_pid "$comp") && [[ $comp == *-service ]] &&
+      [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == *" (deleted)" ]]; then
+    say "$comp: its binary was rebuilt since it started; restarting it"
+    stop_component "$comp"
+  fi
+  if pid=$(running_pid "$comp"); then
+    ensure_healthy "$comp"
+    say "$comp: already running (pid $pid), healthy"
+    return 0
+  fi
+  clear_stale_pid "$comp"
+  require_free_ports "$comp"
+  say "$comp: starting"
+  start_component "$comp"
+  ensure_healthy "$comp"
+  say "$comp: healthy (pid $(running_pid "$comp"), $(component_address "$comp"), $((SECONDS - t0))s)"
+}
+
+# One line: name, running/stopped, pid, address[, note]. Fields are separated
+# by spaces and always in the same place ("pid -" when stopped).
+status_component() {
+  local comp=$1 pid state=stopped note=""
+  if pid=$(running_pid "$comp"); then
+    state=running
+  else
+    pid=-
+    [[ -e $(pid_file "$comp") ]] && note=" (stale pid file)"
+  fi
+  [[ $comp == kafka ]] && note=" (controller 127.0.0.1:$KAFKA_CONTROLLER_PORT)$note"
+  printf '%-17s %-8s pid %-8s %s%s\n' "$comp" "$state" "$pid" "$(component_address "$comp")" "$note"
+}
+
+print_env() {
+  local name value
+  for name in ORDERFLOW_TEST_KAFKA ORDERFLOW_TEST_REGISTRY ORDERFLOW_TEST_DATABASE_URL \
+      ORDERFLOW_STACK_SCRIPT ORDERFLOW_STACK ORDERFLOW_PORT_OFFSET; do
+    case $name in
+      ORDERFLOW_TEST_KAFKA) value="127.0.0.1:$KAFKA_PORT" ;;
+      ORDERFLOW_TEST_REGISTRY) value="$CCOMPAT" ;;
+      ORDERFLOW_TEST_DATABASE_URL) value="postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres" ;;
+      ORDERFLOW_STACK_SCRIPT) value="$SCRIPT_PATH" ;;
+      ORDERFLOW_STACK) value="$STACK" ;;
+      ORDERFLOW_PORT_OFFSET) value="$OFFSET" ;;
+    esac
+    printf 'export %s=%q\n' "$name" "$value"
+  done
+}
+
+destroy_stack() {
+  local ext=""
+  [[ -L $STATE_DIR/postgres ]] && ext=$(pg_external_dir)
+  say "deleting $STATE_DIR${ext:+ and $ext}"
+  rm -rf -- "$STATE_DIR"
+  if [[ -n $ext && $ext == /var/lib/orderflow/* ]]; then
+    as_root rm -rf -- "$ext"
+    as_root rmdir --ignore-fail-on-non-empty /var/lib/orderflow
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+main() {
+  (($# >= 1)) || usage
+  local action=$1 comp
+  shift
+  local comps=() reversed=()
+  mapfile -t comps < <(resolve_components "$@")
+  ((${#comps[@]})) || exit 2 # resolve_components already complained
+  for ((i = ${#comps[@]} - 1; i >= 0; i--)); do reversed+=("${comps[$i]}"); done
+
+  case $action in
+    status)
+      for comp in "${comps[@]}"; do status_component "$comp"; done
+      return 0
+      ;;
+    logs)
+      local files=()
+      for comp in "${comps[@]}"; do
+        [[ -f $LOG_DIR/$comp.log ]] && files+=("$LOG_DIR/$comp.log")
+      done
+      ((${#files[@]})) || die "no logs yet in $LOG_DIR"
+      tail -n 200 "${files[@]}"
+      return 0
+      ;;
+    env)
+      print_env
+      return 0
+      ;;
+    up | start | stop | down | kill | restart | destroy) ;;
+    -h | --help | help) usage 0 ;;
+    *) echo "stack.sh: unknown command '$action'" >&2; usage ;;
+  esac
+
+  # Mutating commands: one at a time per stack.
+  mkdir -p "$LOG_DIR" "$RUN_DIR"
+  exec 9>"$RUN_DIR/.lock"
+  flock -w 600 9 || die "another stack.sh is working on stack '$STACK' (lock $RUN_DIR/.lock)"
+
+  case $action in
+    up | start)
+      need_cmd curl curl
+      for comp in "${comps[@]}"; do up_component "$comp"; done
+      ;;
+    stop | down)
+      for comp in "${reversed[@]}"; do stop_component "$comp"; done
+      ;;
+    kill)
+      for comp in "${reversed[@]}"; do kill_component "$comp"; done
+      ;;
+    restart)
+      for comp in "${reversed[@]}"; do stop_component "$comp"; done
+      need_cmd curl curl
+      for comp in "${comps[@]}"; do up_component "$comp"; done
+      ;;
+    destroy)
+      (($# == 0)) || die "destroy works on the whole stack; don't name components"
+      for comp in "${reversed[@]}"; do stop_component "$comp"; done
+      exec 9>&-
+      destroy_stack
+      ;;
+  esac
+}
+
+main "$@"

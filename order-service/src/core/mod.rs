@@ -1,0 +1,50 @@
+//! What the REST endpoints do, as functions over the database: each takes validated input,
+//! runs its transaction, and returns a domain result or an [`OrderError`].
+
+pub mod cancel;
+pub mod place;
+pub mod query;
+
+use platform::{db::DbError, http::Problem, outbox::OutboxError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrderError {
+    #[error("order not found")]
+    NotFound,
+    #[error("the Idempotency-Key was used for a different request")]
+    IdempotencyKeyReused,
+    #[error("the order has shipped and can no longer be cancelled")]
+    AlreadyShipped,
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("database query failed")]
+    Query(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+impl From<platform::db::PoolError> for OrderError {
+    fn from(e: platform::db::PoolError) -> Self {
+        OrderError::Db(e.into())
+    }
+}
+
+/// The one place order errors become HTTP answers.
+impl From<OrderError> for Problem {
+    fn from(e: OrderError) -> Self {
+        match e {
+            OrderError::NotFound => Problem::not_found("no order with this id"),
+            OrderError::IdempotencyKeyReused => {
+                let mut p = Problem::validation(vec![platform::http::FieldError::new(
+                    "Idempotency-Key",
+                    "was already used with a different request body",
+                )]);
+                p.detail = e.to_string();
+                p
+            }
+            OrderError::AlreadyShipped => Problem::conflict(e.to_string()),
+            OrderError::Db(DbError::Pool(_)) => Problem::unavailable("the database is unavailable"),
+            other => Problem::internal(&other),
+        }
+    }
+}

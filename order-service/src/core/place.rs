@@ -1,0 +1,84 @@
+//! Placing an order: the order row and its `OrderPlaced` in one transaction.
+
+use super::OrderError;
+use crate::domain::new_order::NewOrder;
+use platform::db::Pool;
+use platform::outbox;
+use schemas::{EventHeader, OrderItem, OrderPlaced};
+use uuid::Uuid;
+
+/// Places `order`, or returns the order an earlier request with the same idempotency key
+/// placed. Needs only the database.
+pub async fn place_order(
+    pool: &Pool,
+    order: &NewOrder,
+    idempotency_key: Option<&str>,
+) -> Result<Uuid, OrderError> {
+    let request = serde_json::to_value(order).expect("an order serializes");
+    let items = serde_json::to_value(&order.items).expect("items serialize");
+    let total_cents = order.total_cents();
+    let order_id = Uuid::now_v7();
+
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO orders (order_id, customer_id, currency, items, total_cents,
+                                 idempotency_key, request)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (idempotency_key) DO NOTHING
+             RETURNING order_id",
+        )
+        .await?;
+    let inserted = tx
+        .query_opt(
+            &insert,
+            &[
+                &order_id,
+                &order.customer_id,
+                &order.currency,
+                &items,
+                &total_cents,
+                &idempotency_key,
+                &request,
+            ],
+        )
+        .await?;
+    if inserted.is_none() {
+        // The key was used before (a concurrent first use has committed by now: the insert
+        // waited for it). Same request: the same order. Another request: refuse.
+        let existing = tx
+            .query_one(
+                "SELECT order_id, request FROM orders WHERE idempotency_key = $1",
+                &[&idempotency_key],
+            )
+            .await?;
+        let previous: serde_json::Value = existing.get(1);
+        return if previous == request {
+            Ok(existing.get(0))
+        } else {
+            Err(OrderError::IdempotencyKeyReused)
+        };
+    }
+
+    let placed = OrderPlaced {
+        header: EventHeader::new(order_id),
+        customer_id: order.customer_id.clone(),
+        currency: order.currency.clone(),
+        items: order
+            .items
+            .iter()
+            .map(|i| OrderItem {
+                sku: i.sku.clone(),
+                quantity: i.quantity,
+                unit_price_cents: i.unit_price_cents,
+            })
+            .collect(),
+        total_cents,
+        sales_channel: "api".into(),
+    };
+    outbox::enqueue(&tx, &placed.into()).await?;
+    tx.commit().await?;
+    tracing::info!(%order_id, total_cents, "order placed");
+    Ok(order_id)
+}

@@ -1,0 +1,242 @@
+//! The order status read model: facts gathered from events, and the status derived from them.
+//!
+//! Events of different topics reach the projector in any order (a `ShipmentScheduled` can
+//! overtake the `PaymentAuthorized` it followed). So each fact only ever moves forward along
+//! its own lifecycle (a later stage never goes back to an earlier one), and the status is a
+//! function of the facts, not of the order they arrived in.
+
+use schemas::DomainEvent;
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    Pending,
+    Paid,
+    ShipmentScheduled,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 6] = [
+        OrderStatus::Pending,
+        OrderStatus::Paid,
+        OrderStatus::ShipmentScheduled,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+        OrderStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::Pending => "PENDING",
+            OrderStatus::Paid => "PAID",
+            OrderStatus::ShipmentScheduled => "SHIPMENT_SCHEDULED",
+            OrderStatus::Shipped => "SHIPPED",
+            OrderStatus::Delivered => "DELIVERED",
+            OrderStatus::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        OrderStatus::ALL
+            .into_iter()
+            .find(|status| status.as_str() == s)
+    }
+}
+
+/// A lifecycle stage with a rank: facts keep the highest-ranked stage seen.
+fn payment_rank(status: &str) -> u8 {
+    match status {
+        "AUTHORIZED" | "DECLINED" => 1,
+        "REFUNDED" => 2,
+        _ => 0,
+    }
+}
+
+fn shipment_rank(status: &str) -> u8 {
+    match status {
+        "SCHEDULED" => 1,
+        "CANCELLED" => 2,
+        "DISPATCHED" => 3,
+        "DELIVERED" => 4,
+        _ => 0,
+    }
+}
+
+/// The dynamic part of an order's view, as stored in `order_views`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Facts {
+    pub cancellation_reason: Option<String>,
+    pub payment_id: Option<Uuid>,
+    pub payment_status: Option<String>,
+    pub payment_amount: Option<i64>,
+    pub decline_reason: Option<String>,
+    pub shipment_id: Option<Uuid>,
+    pub shipment_status: Option<String>,
+    pub version: i64,
+}
+
+impl Facts {
+    /// Applies one event. Every applied event counts towards `version`, whether or not it
+    /// changes the status.
+    pub fn apply(&mut self, event: &DomainEvent) {
+        self.version += 1;
+        match event {
+            DomainEvent::OrderCancelled(e) => {
+                self.cancellation_reason
+                    .get_or_insert_with(|| e.reason.clone());
+            }
+            DomainEvent::PaymentAuthorized(e) => {
+                self.payment(e.payment_id, e.amount_cents, "AUTHORIZED")
+            }
+            DomainEvent::PaymentDeclined(e) => {
+                self.payment(e.payment_id, e.amount_cents, "DECLINED");
+                self.decline_reason = Some(e.reason.clone());
+            }
+            DomainEvent::PaymentRefunded(e) => {
+                self.payment(e.payment_id, e.amount_cents, "REFUNDED")
+            }
+            DomainEvent::ShipmentScheduled(e) => self.shipment(e.shipment_id, "SCHEDULED"),
+            DomainEvent::ShipmentDispatched(e) => self.shipment(e.shipment_id, "DISPATCHED"),
+            DomainEvent::ShipmentDelivered(e) => self.shipment(e.shipment_id, "DELIVERED"),
+            DomainEvent::ShipmentCancelled(e) => self.shipment(e.shipment_id, "CANCELLED"),
+            DomainEvent::OrderPlaced(_)
+            | DomainEvent::OrderCancellationRequested(_)
+            | DomainEvent::CancellationAccepted(_)
+            | DomainEvent::CancellationRejected(_) => {}
+        }
+    }
+
+    fn payment(&mut self, id: Uuid, amount: i64, status: &str) {
+        self.payment_id = Some(id);
+        self.payment_amount = Some(amount);
+        if payment_rank(status) > self.payment_status.as_deref().map_or(0, payment_rank) {
+            self.payment_status = Some(status.to_owned());
+        }
+    }
+
+    fn shipment(&mut self, id: Uuid, status: &str) {
+        self.shipment_id = Some(id);
+        if shipment_rank(status) > self.shipment_status.as_deref().map_or(0, shipment_rank) {
+            self.shipment_status = Some(status.to_owned());
+        }
+    }
+
+    pub fn status(&self) -> OrderStatus {
+        if self.cancellation_reason.is_some() {
+            return OrderStatus::Cancelled;
+        }
+        match self.shipment_status.as_deref() {
+            Some("DELIVERED") => return OrderStatus::Delivered,
+            Some("DISPATCHED") => return OrderStatus::Shipped,
+            Some("SCHEDULED") => return OrderStatus::ShipmentScheduled,
+            _ => {}
+        }
+        match self.payment_status.as_deref() {
+            Some("AUTHORIZED") => OrderStatus::Paid,
+            _ => OrderStatus::Pending,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::*;
+
+    fn events(order_id: Uuid) -> Vec<DomainEvent> {
+        let header = || EventHeader::new(order_id);
+        let payment_id = Uuid::new_v4();
+        let shipment_id = Uuid::new_v4();
+        vec![
+            PaymentAuthorized {
+                header: header(),
+                payment_id,
+                amount_cents: 5,
+                currency: "EUR".into(),
+            }
+            .into(),
+            ShipmentScheduled {
+                header: header(),
+                shipment_id,
+            }
+            .into(),
+            ShipmentDispatched {
+                header: header(),
+                shipment_id,
+            }
+            .into(),
+            ShipmentDelivered {
+                header: header(),
+                shipment_id,
+            }
+            .into(),
+        ]
+    }
+
+    #[test]
+    fn status_follows_the_happy_path() {
+        let mut facts = Facts::default();
+        assert_eq!(facts.status(), OrderStatus::Pending);
+        let expected = [
+            OrderStatus::Paid,
+            OrderStatus::ShipmentScheduled,
+            OrderStatus::Shipped,
+            OrderStatus::Delivered,
+        ];
+        for (event, status) in events(Uuid::new_v4()).iter().zip(expected) {
+            facts.apply(event);
+            assert_eq!(facts.status(), status);
+        }
+        assert_eq!(facts.version, 4);
+    }
+
+    #[test]
+    fn any_arrival_order_gives_the_same_view() {
+        let all = events(Uuid::new_v4());
+        let mut forward = Facts::default();
+        all.iter().for_each(|e| forward.apply(e));
+        let mut backward = Facts::default();
+        all.iter().rev().for_each(|e| backward.apply(e));
+        assert_eq!(forward, backward);
+        assert_eq!(backward.status(), OrderStatus::Delivered);
+    }
+
+    #[test]
+    fn cancellation_wins_and_a_refund_is_kept() {
+        let order_id = Uuid::new_v4();
+        let payment_id = Uuid::new_v4();
+        let mut facts = Facts::default();
+        facts.apply(
+            &PaymentRefunded {
+                header: EventHeader::new(order_id),
+                payment_id,
+                amount_cents: 5,
+                currency: "EUR".into(),
+            }
+            .into(),
+        );
+        facts.apply(
+            &PaymentAuthorized {
+                header: EventHeader::new(order_id),
+                payment_id,
+                amount_cents: 5,
+                currency: "EUR".into(),
+            }
+            .into(),
+        );
+        facts.apply(
+            &OrderCancelled {
+                header: EventHeader::new(order_id),
+                reason: "CUSTOMER_REQUEST".into(),
+            }
+            .into(),
+        );
+        assert_eq!(facts.payment_status.as_deref(), Some("REFUNDED"));
+        assert_eq!(facts.status(), OrderStatus::Cancelled);
+    }
+}

@@ -1,0 +1,108 @@
+//! One order: read (conditional and long poll), its events, cancellation.
+
+use super::{parse_order_id, AppState};
+use crate::core::{
+    cancel::{self, CancelOutcome},
+    query::{self, OrderView},
+};
+use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use platform::http::Problem;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The longest `Prefer: wait=N` honoured.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
+fn etag(view: &OrderView) -> String {
+    format!("\"{}\"", view.version)
+}
+
+fn ok(view: OrderView) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(&view)))
+        .json(view)
+}
+
+fn not_modified(view: &OrderView) -> HttpResponse {
+    HttpResponse::NotModified()
+        .insert_header((header::ETAG, etag(view)))
+        .finish()
+}
+
+/// Whether `If-None-Match` names the current version.
+fn matches(request: &HttpRequest, view: &OrderView) -> bool {
+    let current = etag(view);
+    request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(',')
+                .map(|t| t.trim().trim_start_matches("W/"))
+                .any(|t| t == current || t == "*")
+        })
+}
+
+/// `Prefer: wait=N` (RFC 7240), capped at [`MAX_WAIT`].
+fn preferred_wait(request: &HttpRequest) -> Option<Duration> {
+    request
+        .headers()
+        .get_all("Prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .find_map(|p| p.trim().strip_prefix("wait=")?.trim().parse::<u64>().ok())
+        .map(|secs| Duration::from_secs(secs).min(MAX_WAIT))
+}
+
+#[tracing::instrument(skip_all, fields(order_id = %raw_id))]
+pub async fn get(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    raw_id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let order_id = parse_order_id(&raw_id)?;
+    let view = query::find_order(&state.pool, order_id).await?;
+    if !matches(&request, &view) {
+        return Ok(ok(view));
+    }
+    let Some(wait) = preferred_wait(&request) else {
+        return Ok(not_modified(&view));
+    };
+
+    // Long poll: subscribe first, then re-read, so a change between the two reads is seen.
+    let deadline = Instant::now() + wait;
+    let mut waiter = state.watchers.subscribe(order_id);
+    let mut current = query::find_order(&state.pool, order_id).await?;
+    while matches(&request, &current) {
+        match tokio::time::timeout_at(deadline, waiter.receiver.changed()).await {
+            Ok(Ok(())) => current = query::find_order(&state.pool, order_id).await?,
+            // Deadline passed, or the listener is gone (shutdown): answer with what we have.
+            Ok(Err(_)) | Err(_) => return Ok(not_modified(&current)),
+        }
+    }
+    Ok(ok(current))
+}
+
+pub async fn events(
+    state: web::Data<AppState>,
+    raw_id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let order_id = parse_order_id(&raw_id)?;
+    Ok(HttpResponse::Ok().json(query::order_events(&state.pool, order_id).await?))
+}
+
+#[tracing::instrument(skip_all, fields(order_id = %raw_id))]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    raw_id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let order_id = parse_order_id(&raw_id)?;
+    let outcome = cancel::request_cancellation(&state.pool, order_id).await?;
+    let view = query::find_order(&state.pool, order_id).await?;
+    Ok(match outcome {
+        CancelOutcome::AlreadyCancelled => ok(view),
+        CancelOutcome::Requested => HttpResponse::Accepted()
+            .insert_header((header::ETAG, etag(&view)))
+            .json(view),
+    })
+}

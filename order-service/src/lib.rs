@@ -1,0 +1,22 @@
+//! order-service: accepts orders, hosts the order status read model, and cancels orders when
+//! their payment is declined or the customer asks.
+//!
+//! # Layout
+//! - [`startup`]: `Application::build(settings, shutdown)`, wiring everything below.
+//! - [`settings`]: the service's settings (prefix `ORDER__`).
+//! - [`http`]: REST endpoints, thin: extract, call [`core`], map the result.
+//! - [`core`]: the use cases: [`core::place`], [`core::cancel`], [`core::query`].
+//! - [`domain`]: validation of new orders ([`domain::new_order`]) and the status state
+//!   machine of the read model ([`domain::status`]).
+//! - [`handlers`]: Kafka consumer groups: [`handlers::projector`] (read model) and
+//!   [`handlers::saga`] (cancellations).
+//! - [`watch`]: wake-ups for long polls, fed by PostgreSQL LISTEN/NOTIFY.
+//! - `migrations/`: the service's tables.
+
+pub mod core;
+pub mod domain;
+pub mod handlers;
+pub mod http;
+pub mod settings;
+pub mod startup;
+pub mod watch;

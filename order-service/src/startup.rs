@@ -1,0 +1,64 @@
+//! Builds the running order-service: HTTP API, outbox relay, the status projector, the saga
+//! consumer and the long-poll listener, all stopped by one token.
+
+use crate::{
+    handlers::{projector, saga},
+    http::{self, AppState},
+    settings::Settings,
+    watch::Watchers,
+};
+use actix_web::web;
+use platform::app::{Platform, Running, StartError};
+use schemas::Topic;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+const MIGRATIONS: &[platform::db::Migration] = &[
+    (
+        "order_0001_orders",
+        include_str!("../migrations/0001_orders.sql"),
+    ),
+    (
+        "order_0002_view_notify",
+        include_str!("../migrations/0002_view_notify.sql"),
+    ),
+];
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+pub struct Application;
+
+impl Application {
+    pub async fn build(
+        settings: Settings,
+        shutdown: CancellationToken,
+    ) -> Result<Running, StartError> {
+        let platform = Platform::build(settings.common, MIGRATIONS).await?;
+        let watchers = Arc::new(Watchers::default());
+        let state = web::Data::new(AppState {
+            pool: platform.pool.clone(),
+            watchers: watchers.clone(),
+        });
+        let mut running = platform.serve(
+            move |cfg| {
+                cfg.app_data(state.clone());
+                http::routes(cfg);
+            },
+            OPENAPI,
+            shutdown,
+        )?;
+        running.spawn_consumer(platform.consumer(
+            projector::GROUP,
+            &[Topic::Orders, Topic::Payments, Topic::Shipments],
+            projector::Projector,
+        ));
+        running.spawn_consumer(platform.consumer(
+            saga::GROUP,
+            &[Topic::Payments, Topic::Shipments],
+            saga::Saga,
+        ));
+        let url = platform.settings.database.url.clone();
+        running.spawn(|token| watchers.listen(url, token));
+        Ok(running)
+    }
+}

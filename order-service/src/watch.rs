@@ -1,0 +1,106 @@
+//! Wake-ups for long polls: `GET /orders/{id}` with `Prefer: wait=N`.
+//!
+//! One `LISTEN order_views` connection per instance (the projector's trigger notifies on every
+//! view change, whichever instance applied it) feeds a map of per-order channels. A waiter
+//! holds a receiver and sleeps in `changed()`: no polling, no task per waiter, and a change
+//! wakes only the waiters of that order.
+
+use platform::{backoff::Backoff, db, secret::Secret};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+#[derive(Default)]
+pub struct Watchers {
+    channels: Mutex<HashMap<Uuid, watch::Sender<u64>>>,
+}
+
+/// A registered interest in one order; unregisters when dropped.
+pub struct Waiter {
+    watchers: Arc<Watchers>,
+    order_id: Uuid,
+    pub receiver: watch::Receiver<u64>,
+}
+
+impl Watchers {
+    /// Register before reading the current state, so no change can slip in between.
+    pub fn subscribe(self: &Arc<Self>, order_id: Uuid) -> Waiter {
+        let mut channels = self.channels.lock().expect("watchers lock");
+        let receiver = channels
+            .entry(order_id)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe();
+        Waiter {
+            watchers: self.clone(),
+            order_id,
+            receiver,
+        }
+    }
+
+    fn notify(&self, order_id: Uuid) {
+        if let Some(sender) = self.channels.lock().expect("watchers lock").get(&order_id) {
+            sender.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// After a lost connection notifications may have been missed: wake everyone to re-read.
+    fn notify_all(&self) {
+        for sender in self.channels.lock().expect("watchers lock").values() {
+            sender.send_modify(|n| *n += 1);
+        }
+    }
+
+    pub fn waiting(&self) -> usize {
+        self.channels.lock().expect("watchers lock").len()
+    }
+
+    /// Listens for view changes until `shutdown`, reconnecting with backoff.
+    pub async fn listen(self: Arc<Self>, url: Secret<String>, shutdown: CancellationToken) {
+        let mut backoff = Backoff::new(5_000);
+        while !shutdown.is_cancelled() {
+            match db::dedicated(&url).await {
+                Ok((client, mut notifications)) => {
+                    if let Err(e) = client.batch_execute("LISTEN order_views").await {
+                        tracing::warn!(error = %e, "LISTEN order_views failed");
+                    } else {
+                        backoff.reset();
+                        self.notify_all();
+                        loop {
+                            tokio::select! {
+                                _ = shutdown.cancelled() => return,
+                                n = notifications.recv() => match n {
+                                    Some(n) => {
+                                        if let Ok(order_id) = n.payload().parse() {
+                                            self.notify(order_id);
+                                        }
+                                    }
+                                    None => break,
+                                },
+                            }
+                        }
+                        tracing::warn!("view notifications connection lost; reconnecting");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "view notifications unavailable"),
+            }
+            backoff.wait(&shutdown).await;
+        }
+    }
+}
+
+impl Drop for Waiter {
+    fn drop(&mut self) {
+        let mut channels = self.watchers.channels.lock().expect("watchers lock");
+        // This waiter's receiver is still alive here, so 1 means it was the last.
+        if channels
+            .get(&self.order_id)
+            .is_some_and(|sender| sender.receiver_count() <= 1)
+        {
+            channels.remove(&self.order_id);
+        }
+    }
+}

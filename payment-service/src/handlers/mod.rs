@@ -1,0 +1,3 @@
+//! Kafka handlers of the consumer group `payment-service` (topic `orders`).
+
+pub mod orders;

@@ -1,0 +1,112 @@
+//! Payments react to orders: authorize or decline a placed order, refund a cancelled one.
+
+use platform::{
+    consumer::{Handler, HandlerError, InboundEvent},
+    db::Transaction,
+    outbox,
+};
+use schemas::{
+    DomainEvent, EventHeader, OrderCancelled, OrderPlaced, PaymentAuthorized, PaymentDeclined,
+    PaymentRefunded,
+};
+use uuid::Uuid;
+
+pub const GROUP: &str = "payment-service";
+
+pub struct Payments {
+    pub limit_cents: i64,
+}
+
+impl Handler for Payments {
+    async fn handle(&self, tx: &Transaction<'_>, event: &InboundEvent) -> Result<(), HandlerError> {
+        match &event.event {
+            DomainEvent::OrderPlaced(placed) => self.charge(tx, placed).await,
+            DomainEvent::OrderCancelled(cancelled) => refund(tx, cancelled).await,
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Payments {
+    /// Exactly one payment per order: authorized up to the limit, declined above it.
+    async fn charge(&self, tx: &Transaction<'_>, placed: &OrderPlaced) -> Result<(), HandlerError> {
+        let order_id = placed.header.order_id;
+        let payment_id = Uuid::now_v7();
+        let declined = placed.total_cents > self.limit_cents;
+        let (status, reason) = if declined {
+            ("DECLINED", Some("LIMIT_EXCEEDED"))
+        } else {
+            ("AUTHORIZED", None)
+        };
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO payments (payment_id, order_id, status, amount_cents, currency, decline_reason)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (order_id) DO NOTHING",
+            )
+            .await?;
+        let inserted = tx
+            .execute(
+                &insert,
+                &[
+                    &payment_id,
+                    &order_id,
+                    &status,
+                    &placed.total_cents,
+                    &placed.currency,
+                    &reason,
+                ],
+            )
+            .await?;
+        if inserted == 0 {
+            // A second OrderPlaced for the same order (not a redelivery: those the inbox
+            // catches) changes nothing.
+            return Ok(());
+        }
+        let header = EventHeader::new(order_id);
+        let event: DomainEvent = if declined {
+            PaymentDeclined {
+                header,
+                payment_id,
+                amount_cents: placed.total_cents,
+                currency: placed.currency.clone(),
+                reason: "LIMIT_EXCEEDED".into(),
+            }
+            .into()
+        } else {
+            PaymentAuthorized {
+                header,
+                payment_id,
+                amount_cents: placed.total_cents,
+                currency: placed.currency.clone(),
+            }
+            .into()
+        };
+        outbox::enqueue(tx, &event).await?;
+        tracing::info!(%order_id, %payment_id, status, "payment decided");
+        Ok(())
+    }
+}
+
+/// Refunds an authorized payment of a cancelled order; anything else stays as it is.
+async fn refund(tx: &Transaction<'_>, cancelled: &OrderCancelled) -> Result<(), HandlerError> {
+    let order_id = cancelled.header.order_id;
+    let update = tx
+        .prepare_cached(
+            "UPDATE payments SET status = 'REFUNDED', updated_at = now()
+             WHERE order_id = $1 AND status = 'AUTHORIZED'
+             RETURNING payment_id, amount_cents, currency",
+        )
+        .await?;
+    if let Some(row) = tx.query_opt(&update, &[&order_id]).await? {
+        let refunded = PaymentRefunded {
+            header: EventHeader::new(order_id),
+            payment_id: row.get(0),
+            amount_cents: row.get(1),
+            currency: row.get(2),
+        };
+        outbox::enqueue(tx, &refunded.into()).await?;
+        tracing::info!(%order_id, "payment refunded");
+    }
+    Ok(())
+}

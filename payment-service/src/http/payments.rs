@@ -1,0 +1,88 @@
+//! `GET /payments/{id}` and `GET /payments?order_id=`.
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use platform::db::Pool;
+use platform::http::{FieldError, Problem};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize)]
+pub struct Payment {
+    payment_id: Uuid,
+    order_id: Uuid,
+    status: String,
+    amount_cents: i64,
+    currency: String,
+    decline_reason: Option<String>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "payment_id, order_id, status, amount_cents, currency, decline_reason, created_at, updated_at";
+
+fn payment(row: &Row) -> Payment {
+    Payment {
+        payment_id: row.get(0),
+        order_id: row.get(1),
+        status: row.get(2),
+        amount_cents: row.get(3),
+        currency: row.get(4),
+        decline_reason: row.get(5),
+        created_at: row.get(6),
+        updated_at: row.get(7),
+    }
+}
+
+fn unavailable(e: impl std::error::Error) -> Problem {
+    Problem::internal(&e)
+}
+
+pub async fn get(pool: web::Data<Pool>, id: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let payment_id: Uuid = id
+        .parse()
+        .map_err(|_| Problem::bad_request(format!("{id:?} is not a valid payment id (a UUID)")))?;
+    let client = pool.get().await.map_err(unavailable)?;
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM payments WHERE payment_id = $1"),
+            &[&payment_id],
+        )
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| Problem::not_found("no payment with this id"))?;
+    Ok(HttpResponse::Ok().json(payment(&row)))
+}
+
+#[derive(Deserialize)]
+pub struct ByOrder {
+    order_id: Option<String>,
+}
+
+/// The payments of one order (at most one), as a list.
+pub async fn by_order(
+    pool: web::Data<Pool>,
+    query: web::Query<ByOrder>,
+) -> Result<HttpResponse, Problem> {
+    let order_id: Uuid = query
+        .order_id
+        .as_deref()
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| {
+            Problem::validation(vec![FieldError::new(
+                "order_id",
+                "is required and must be a UUID",
+            )])
+        })?;
+    let client = pool.get().await.map_err(unavailable)?;
+    let rows = client
+        .query(
+            &format!("SELECT {COLUMNS} FROM payments WHERE order_id = $1"),
+            &[&order_id],
+        )
+        .await
+        .map_err(unavailable)?;
+    Ok(HttpResponse::Ok().json(rows.iter().map(payment).collect::<Vec<_>>()))
+}

@@ -1,0 +1,43 @@
+//! Builds the running payment-service: HTTP API, outbox relay and the `payment-service`
+//! consumer group.
+
+use crate::{handlers::orders, http, settings::Settings};
+use actix_web::web;
+use platform::app::{Platform, Running, StartError};
+use schemas::Topic;
+use tokio_util::sync::CancellationToken;
+
+const MIGRATIONS: &[platform::db::Migration] = &[(
+    "payment_0001_payments",
+    include_str!("../migrations/0001_payments.sql"),
+)];
+
+const OPENAPI: &str = include_str!("openapi.json");
+
+pub struct Application;
+
+impl Application {
+    pub async fn build(
+        settings: Settings,
+        shutdown: CancellationToken,
+    ) -> Result<Running, StartError> {
+        let platform = Platform::build(settings.common, MIGRATIONS).await?;
+        let pool = web::Data::new(platform.pool.clone());
+        let mut running = platform.serve(
+            move |cfg| {
+                cfg.app_data(pool.clone());
+                http::routes(cfg);
+            },
+            OPENAPI,
+            shutdown,
+        )?;
+        running.spawn_consumer(platform.consumer(
+            orders::GROUP,
+            &[Topic::Orders],
+            orders::Payments {
+                limit_cents: settings.limit_cents,
+            },
+        ));
+        Ok(running)
+    }
+}

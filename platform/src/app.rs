@@ -1,0 +1,223 @@
+//! Starting and stopping a service.
+//!
+//! A service's `Application::build` creates a [`Platform`] from its settings, registers its
+//! routes and background tasks, and returns a [`Running`]; `main` only loads settings and calls
+//! `run_until_stopped`. Tests do the same in-process on port 0.
+
+use crate::{
+    config::CommonSettings,
+    consumer::{ConsumerGroup, Handler},
+    db::{self, DbError, Migration},
+    http::Readiness,
+    kafka,
+    outbox::relay::Relay,
+    registry::{Registry, RegistryError},
+};
+use deadpool_postgres::Pool;
+use rdkafka::{error::KafkaError, producer::FutureProducer};
+use std::{future::Future, sync::Arc, time::Duration};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("kafka producer could not be created")]
+    Kafka(#[from] KafkaError),
+    #[error("HTTP server could not bind")]
+    Bind(#[from] std::io::Error),
+}
+
+/// The infrastructure handles of one service.
+#[derive(Clone)]
+pub struct Platform {
+    pub settings: CommonSettings,
+    pub pool: Pool,
+    pub registry: Arc<Registry>,
+    pub producer: FutureProducer,
+}
+
+impl Platform {
+    /// Connects (lazily) and migrates the service database. Kafka and the registry need not be
+    /// up: the service accepts work without them and its relay catches up.
+    pub async fn build(
+        settings: CommonSettings,
+        migrations: &[Migration],
+    ) -> Result<Self, StartError> {
+        let pool = db::pool(&settings.database.url, settings.database.pool_size)?;
+        db::migrate(&pool, migrations).await?;
+        Ok(Platform {
+            registry: Arc::new(Registry::new(&settings.registry)?),
+            producer: kafka::producer(&settings.kafka)?,
+            pool,
+            settings,
+        })
+    }
+
+    pub fn readiness(&self) -> Readiness {
+        Readiness::new(
+            self.pool.clone(),
+            self.producer.clone(),
+            self.settings.registry.url.clone(),
+        )
+    }
+
+    pub fn relay(&self) -> Relay {
+        Relay::new(
+            self.settings.database.url.clone(),
+            self.producer.clone(),
+            self.registry.clone(),
+            self.settings.relay.clone(),
+            self.settings.kafka.clone(),
+        )
+    }
+
+    /// Starts the HTTP server with the shared endpoints, middleware and error answers plus the
+    /// service's own routes (`routes`), and the outbox relay when enabled. The service then
+    /// adds its consumers with [`Running::spawn`].
+    pub fn serve<F>(
+        &self,
+        routes: F,
+        openapi: &'static str,
+        shutdown: CancellationToken,
+    ) -> Result<Running, StartError>
+    where
+        F: Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
+    {
+        use actix_web::{middleware, web, App, HttpServer};
+        let http = &self.settings.http;
+        let listener = std::net::TcpListener::bind((http.host.as_str(), http.port))?;
+        let port = listener.local_addr()?.port();
+        let readiness = self.readiness();
+        let server = HttpServer::new(move || {
+            let routes = routes.clone();
+            App::new()
+                .wrap(middleware::from_fn(crate::http::trace::request_span))
+                .configure(|cfg| crate::http::configure(cfg, readiness.clone(), openapi))
+                .configure(routes)
+                .default_service(web::to(crate::http::not_found))
+        })
+        .listen(listener)?
+        // Shutdown comes from our token (see `Running`), not from actix's own signal handling.
+        .disable_signals()
+        .shutdown_timeout(http.shutdown_timeout_secs)
+        .run();
+        tracing::info!(port, "listening");
+
+        let mut running = Running::new(
+            port,
+            server,
+            shutdown,
+            Duration::from_secs(http.shutdown_timeout_secs),
+        );
+        if self.settings.relay.enabled {
+            let relay = self.relay();
+            running.spawn(|token| relay.run(token));
+        }
+        Ok(running)
+    }
+
+    /// A consumer group for `handler`; `group` and `topics` are the contract's names, to which
+    /// the deployment's Kafka namespace is applied.
+    pub fn consumer<H: Handler>(
+        &self,
+        group: &str,
+        topics: &[schemas::Topic],
+        handler: H,
+    ) -> ConsumerGroup<H> {
+        let kafka = &self.settings.kafka;
+        ConsumerGroup {
+            group: kafka.group(group),
+            topics: topics.iter().map(|t| kafka.topic(t.name())).collect(),
+            handler: Arc::new(handler),
+            pool: self.pool.clone(),
+            registry: self.registry.clone(),
+            producer: self.producer.clone(),
+            kafka: self.settings.kafka.clone(),
+            settings: self.settings.consumer.clone(),
+        }
+    }
+}
+
+/// A started service: its HTTP server and background tasks, stopped together.
+pub struct Running {
+    port: u16,
+    server: actix_web::dev::Server,
+    tasks: JoinSet<()>,
+    shutdown: CancellationToken,
+    shutdown_timeout: Duration,
+}
+
+impl Running {
+    pub fn new(
+        port: u16,
+        server: actix_web::dev::Server,
+        shutdown: CancellationToken,
+        shutdown_timeout: Duration,
+    ) -> Self {
+        Running {
+            port,
+            server,
+            tasks: JoinSet::new(),
+            shutdown,
+            shutdown_timeout,
+        }
+    }
+
+    /// Runs a consumer group until shutdown.
+    pub fn spawn_consumer<H: Handler>(&mut self, consumer: ConsumerGroup<H>) {
+        self.spawn(|token| async move {
+            let group = consumer.group.clone();
+            if let Err(e) = consumer.run(token).await {
+                tracing::error!(%group, error = %crate::error_chain(&e), "consumer group stopped");
+            }
+        });
+    }
+
+    /// Runs `task` until shutdown; it receives the token and must return once it is cancelled.
+    pub fn spawn<F, Fut>(&mut self, task: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(task(self.shutdown.clone()));
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The token that stops everything; cancel it to shut down (tests do).
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then stops accepting requests, lets
+    /// in-flight ones and the background tasks finish, and returns.
+    pub async fn run_until_stopped(mut self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = self.shutdown.clone();
+        tokio::spawn(async move {
+            shutdown.cancelled().await;
+            handle.stop(true).await;
+        });
+        let served = self.server.await;
+        // The server also stops on its own signal handling; make sure the tasks hear it.
+        self.shutdown.cancel();
+        let drained = tokio::time::timeout(self.shutdown_timeout, async {
+            while let Some(result) = self.tasks.join_next().await {
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "background task panicked");
+                }
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("background tasks did not drain in time");
+        }
+        served
+    }
+}

@@ -1,0 +1,399 @@
+//! Reliable consumers: at-least-once delivery made effectively-once by an inbox.
+//!
+//! # The loop
+//! `Consuming`: gather a batch (up to `batch_size` messages, waiting at most `batch_wait_ms`
+//! after the first), decode it, then run every handler in **one** database transaction that
+//! also records each `(group, event_id)` in the inbox. After the commit, offsets are stored
+//! (`enable.auto.offset.store=false`) and auto-commit sends them to Kafka. A crash anywhere
+//! before the store redelivers the batch; the inbox turns the repeats into no-ops.
+//!
+//! `Draining` on shutdown: no new fetch; the batch in hand is finished (or abandoned if it is
+//! waiting out a transient failure), stored offsets are committed synchronously, and the
+//! dead-letter producer is flushed. Before partitions are revoked in a rebalance the stored
+//! offsets are committed too, so the next owner starts after what was processed.
+//!
+//! # Failures
+//! Permanent ([`dlq`] lists them): the message goes to `<group>.dlq` unchanged with
+//! `dlq.*` headers and its offset moves on; the rest of the batch is redone without it.
+//! Transient (database, registry, broker): the whole batch is retried with backoff, never
+//! skipped.
+
+pub mod dlq;
+
+use crate::{
+    backoff::Backoff,
+    config::{ConsumerSettings, KafkaSettings},
+    db::DbError,
+    kafka,
+    metrics::METRICS,
+    registry::{DecodeError, Registry},
+    telemetry,
+};
+use deadpool_postgres::{Pool, Transaction};
+use dlq::DeadLetter;
+use rdkafka::{
+    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance, StreamConsumer},
+    error::KafkaError,
+    message::{Headers, Message, OwnedMessage},
+    producer::FutureProducer,
+    ClientContext, Statistics,
+};
+use schemas::DomainEvent;
+use std::{collections::HashMap, future::Future, sync::Arc, time::Duration};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// A decoded event with where it came from.
+#[derive(Clone, Debug)]
+pub struct InboundEvent {
+    pub event: DomainEvent,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub traceparent: Option<String>,
+}
+
+/// How a handler failed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The event breaks a rule that will never pass (e.g. refers to an order this service can
+    /// never know): dead-letter it.
+    #[error("{0}")]
+    Rejected(String),
+    /// Anything that may pass on retry.
+    #[error("transient failure")]
+    Transient(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<tokio_postgres::Error> for HandlerError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        HandlerError::Transient(Box::new(e))
+    }
+}
+
+impl From<crate::outbox::OutboxError> for HandlerError {
+    fn from(e: crate::outbox::OutboxError) -> Self {
+        match e {
+            crate::outbox::OutboxError::Encode(e) => HandlerError::Rejected(e.to_string()),
+            write => HandlerError::Transient(Box::new(write)),
+        }
+    }
+}
+
+/// A service's reaction to events: state changes and outbox rows, all in `tx`.
+pub trait Handler: Send + Sync + 'static {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a Transaction<'a>,
+        event: &'a InboundEvent,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    #[error("kafka consumer could not be created")]
+    Create(#[source] KafkaError),
+    #[error("could not subscribe to {topics:?}")]
+    Subscribe {
+        topics: Vec<String>,
+        #[source]
+        source: KafkaError,
+    },
+}
+
+/// Everything a consumer group needs.
+pub struct ConsumerGroup<H> {
+    pub group: String,
+    pub topics: Vec<String>,
+    pub handler: Arc<H>,
+    pub pool: Pool,
+    pub registry: Arc<Registry>,
+    pub producer: FutureProducer,
+    pub kafka: KafkaSettings,
+    pub settings: ConsumerSettings,
+}
+
+/// Commits stored offsets before partitions are taken away, and turns librdkafka statistics
+/// into the lag gauge.
+struct GroupContext {
+    group: String,
+}
+
+impl ClientContext for GroupContext {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, t) in &statistics.topics {
+            for (partition, p) in &t.partitions {
+                // -1 is librdkafka's internal unassigned partition; negative lag means unknown.
+                if *partition >= 0 && p.consumer_lag >= 0 {
+                    METRICS
+                        .consumer_lag
+                        .with_label_values(&[&self.group, topic, &partition.to_string()])
+                        .set(p.consumer_lag);
+                }
+            }
+        }
+    }
+}
+
+impl ConsumerContext for GroupContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(_) = rebalance {
+            match consumer.commit_consumer_state(CommitMode::Sync) {
+                Ok(())
+                | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+                Err(e) => {
+                    tracing::warn!(group = %self.group, error = %e, "commit before revoke failed")
+                }
+            }
+        }
+    }
+}
+
+struct Pending {
+    message: OwnedMessage,
+    outcome: Decoded,
+}
+
+enum Decoded {
+    Event(InboundEvent),
+    Dead(DeadLetter),
+}
+
+impl<H: Handler> ConsumerGroup<H> {
+    /// Consumes until `shutdown`, then drains. Returns early only if the consumer cannot be
+    /// created or subscribed.
+    pub async fn run(self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
+        let consumer: StreamConsumer<GroupContext> = kafka::client_config(&self.kafka)
+            .set("group.id", &self.group)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "1000")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("statistics.interval.ms", "5000")
+            .create_with_context(GroupContext {
+                group: self.group.clone(),
+            })
+            .map_err(ConsumerError::Create)?;
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&topics)
+            .map_err(|source| ConsumerError::Subscribe {
+                topics: self.topics.clone(),
+                source,
+            })?;
+        tracing::info!(group = %self.group, topics = ?self.topics, "consuming");
+
+        let wait = Duration::from_millis(self.settings.batch_wait_ms);
+        loop {
+            let first = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                m = consumer.recv() => m,
+            };
+            let mut batch = Vec::with_capacity(self.settings.batch_size);
+            match first {
+                Ok(m) => batch.push(m.detach()),
+                Err(e) => {
+                    tracing::warn!(group = %self.group, error = %e, "kafka consumer error");
+                    continue;
+                }
+            }
+            while batch.len() < self.settings.batch_size {
+                match tokio::time::timeout(wait, consumer.recv()).await {
+                    Ok(Ok(m)) => batch.push(m.detach()),
+                    _ => break,
+                }
+            }
+            if !self.process(batch.as_slice(), &shutdown).await {
+                break;
+            }
+            for m in &batch {
+                if let Err(e) = consumer.store_offset(m.topic(), m.partition(), m.offset()) {
+                    // Happens when the partition was revoked meanwhile; its new owner redelivers.
+                    tracing::debug!(error = %e, "offset not stored");
+                }
+            }
+        }
+
+        tracing::info!(group = %self.group, "draining consumer");
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(())
+            | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
+            Err(e) => tracing::warn!(group = %self.group, error = %e, "final offset commit failed"),
+        }
+        if let Err(e) = rdkafka::producer::Producer::flush(&self.producer, Duration::from_secs(5)) {
+            tracing::warn!(error = %e, "dead-letter producer not flushed");
+        }
+        Ok(())
+    }
+
+    /// Processes one batch until it is done. Returns false when shutdown interrupted it, in
+    /// which case nothing of it may be acknowledged.
+    async fn process(&self, batch: &[OwnedMessage], shutdown: &CancellationToken) -> bool {
+        let mut backoff = Backoff::new(self.settings.backoff_max_ms);
+        loop {
+            match self.try_process(batch).await {
+                Ok(()) => return true,
+                Err(e) => {
+                    tracing::warn!(group = %self.group, error = %crate::error_chain(&*e), "batch failed; retrying");
+                    backoff.wait(shutdown).await;
+                    if shutdown.is_cancelled() {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn try_process(
+        &self,
+        batch: &[OwnedMessage],
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let mut pending = Vec::with_capacity(batch.len());
+        for message in batch {
+            let outcome = match self.decode(message).await {
+                Ok(event) => Decoded::Event(event),
+                Err(DecodeError::Transient(e)) => return Err(Box::new(e)),
+                Err(DecodeError::Permanent {
+                    class,
+                    message: text,
+                }) => Decoded::Dead(DeadLetter::new(class, text)),
+            };
+            pending.push(Pending {
+                message: message.clone(),
+                outcome,
+            });
+        }
+
+        // Handlers that reject an event are taken out and the transaction redone without
+        // them, so one bad event never undoes its neighbours' effects.
+        loop {
+            match self.apply(&pending).await? {
+                None => break,
+                Some((index, reason)) => {
+                    pending[index].outcome =
+                        Decoded::Dead(DeadLetter::new("DomainRuleViolation", reason));
+                }
+            }
+        }
+
+        for p in &pending {
+            if let Decoded::Dead(dead) = &p.outcome {
+                dead.send(&self.producer, &self.group, &p.message).await?;
+                METRICS
+                    .events_dlq_total
+                    .with_label_values(&[&self.group, p.message.topic()])
+                    .inc();
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the handlers of all decodable events in one transaction. `Ok(Some(i))`: event `i`
+    /// was rejected and nothing was committed.
+    async fn apply(
+        &self,
+        pending: &[Pending],
+    ) -> Result<Option<(usize, String)>, Box<dyn std::error::Error + Send + Sync>> {
+        let mut client = self.pool.get().await.map_err(DbError::from)?;
+        let tx = client.transaction().await?;
+        let remember = tx
+            .prepare_cached(
+                "INSERT INTO inbox (consumer_group, event_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+            )
+            .await?;
+        let mut applied = Vec::new();
+        for (index, p) in pending.iter().enumerate() {
+            let Decoded::Event(event) = &p.outcome else {
+                continue;
+            };
+            let header = event.event.header();
+            let first_time = tx
+                .execute(&remember, &[&self.group, &header.event_id])
+                .await?
+                == 1;
+            if !first_time {
+                tracing::debug!(event_id = %header.event_id, "duplicate event skipped");
+                continue;
+            }
+            let span = tracing::info_span!(
+                "handle_event",
+                group = %self.group,
+                topic = %event.topic,
+                partition = event.partition,
+                offset = event.offset,
+                order_id = %header.order_id,
+                event_type = %event.event.event_type(),
+            );
+            telemetry::continue_trace(&span, event.traceparent.as_deref());
+            match self.handler.handle(&tx, event).instrument(span).await {
+                Ok(()) => applied.push(event),
+                Err(HandlerError::Rejected(reason)) => return Ok(Some((index, reason))),
+                Err(HandlerError::Transient(e)) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        for event in applied {
+            METRICS
+                .events_processed_total
+                .with_label_values(&[
+                    &self.group,
+                    &event.topic,
+                    event.event.event_type().full_name(),
+                ])
+                .inc();
+        }
+        Ok(None)
+    }
+
+    async fn decode(&self, message: &OwnedMessage) -> Result<InboundEvent, DecodeError> {
+        let permanent = |class: &'static str, text: &str| DecodeError::Permanent {
+            class,
+            message: text.to_owned(),
+        };
+        let key = message
+            .key()
+            .ok_or_else(|| permanent("MissingKey", "message has no key"))?;
+        let payload = message
+            .payload()
+            .ok_or_else(|| permanent("InvalidWireFormat", "message has no value"))?;
+        let event = self.registry.decode(payload).await?;
+        if key != event.header().order_id.to_string().as_bytes() {
+            return Err(permanent(
+                "KeyMismatch",
+                "message key is not the event's order_id",
+            ));
+        }
+        let traceparent = message.headers().and_then(|h| {
+            h.iter()
+                .find(|h| h.key == "traceparent")
+                .and_then(|h| h.value)
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .map(str::to_owned)
+        });
+        Ok(InboundEvent {
+            event,
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            traceparent,
+        })
+    }
+}
+
+/// Headers of a message as owned strings (non-UTF-8 values skipped); used by tests and tools.
+pub fn header_map(message: &impl Message) -> HashMap<String, String> {
+    message
+        .headers()
+        .map(|h| {
+            h.iter()
+                .filter_map(|h| {
+                    Some((
+                        h.key.to_owned(),
+                        std::str::from_utf8(h.value?).ok()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}

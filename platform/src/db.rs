@@ -1,0 +1,115 @@
+//! The connection pool and schema migrations.
+//!
+//! Migrations are plain SQL files applied in order, each once, recorded in
+//! `schema_migrations`. The platform's own (outbox, inbox) come first, then the service's. A
+//! transaction-scoped advisory lock lets several replicas start at once without racing.
+
+use crate::secret::Secret;
+use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
+
+pub use deadpool_postgres::{Object as Client, Pool, PoolError, Transaction};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database pool could not be built")]
+    Build(#[from] deadpool_postgres::BuildError),
+    #[error("no database connection available")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    #[error("database error")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("database url is invalid")]
+    Url(#[source] tokio_postgres::Error),
+}
+
+/// A migration: a version that orders it and the SQL that applies it.
+pub type Migration = (&'static str, &'static str);
+
+/// The platform's own tables; services list theirs after these.
+pub const PLATFORM_MIGRATIONS: &[Migration] = &[(
+    "platform_0001_outbox_inbox",
+    include_str!("../migrations/0001_outbox_inbox.sql"),
+)];
+
+/// Builds a pool. Connections are opened lazily, so this succeeds while the database is down.
+pub fn pool(url: &Secret<String>, size: usize) -> Result<Pool, DbError> {
+    let config: tokio_postgres::Config = url.expose().parse().map_err(DbError::Url)?;
+    let manager = Manager::from_config(
+        config,
+        tokio_postgres::NoTls,
+        ManagerConfig {
+            // Fast recycling checks only that the connection is not closed; a broken one fails
+            // its next query and the caller's retry takes a fresh one.
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Ok(Pool::builder(manager).max_size(size).build()?)
+}
+
+/// Applies the platform's migrations and then `service`'s, each exactly once.
+pub async fn migrate(pool: &Pool, service: &[Migration]) -> Result<(), DbError> {
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    // One migrator at a time per database; released at commit.
+    tx.execute("SELECT pg_advisory_xact_lock(7265)", &[])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version TEXT PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+    )
+    .await?;
+    for (version, sql) in PLATFORM_MIGRATIONS.iter().chain(service) {
+        let done = tx
+            .query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[version],
+            )
+            .await?
+            .is_some();
+        if !done {
+            tracing::info!(version, "applying migration");
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &[version],
+            )
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Opens a connection outside the pool, for sessions that must stay on one backend (advisory
+/// locks, LISTEN). The connection task runs until the returned client is dropped; notifications
+/// are forwarded to the returned receiver.
+pub async fn dedicated(
+    url: &Secret<String>,
+) -> Result<
+    (
+        tokio_postgres::Client,
+        tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
+    ),
+    DbError,
+> {
+    use futures::StreamExt;
+    let (client, mut connection) =
+        tokio_postgres::connect(url.expose(), tokio_postgres::NoTls).await?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
+                    let _ = tx.send(n);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "dedicated database connection closed");
+                    break;
+                }
+            }
+        }
+    });
+    Ok((client, rx))
+}

@@ -1,0 +1,115 @@
+//! Liveness, readiness and metrics.
+//!
+//! Liveness says only that the process serves HTTP. Readiness asks the real dependencies
+//! (PostgreSQL, Kafka, the registry) in parallel with a short deadline each, and answers 503
+//! naming the ones that failed.
+
+use crate::{metrics::METRICS, outbox::relay};
+use actix_web::{web, HttpResponse};
+use deadpool_postgres::Pool;
+use rdkafka::producer::{FutureProducer, Producer};
+use serde_json::json;
+use std::time::Duration;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What `/health/ready` checks.
+#[derive(Clone)]
+pub struct Readiness {
+    pub pool: Pool,
+    pub producer: FutureProducer,
+    pub registry_url: String,
+    pub http: reqwest::Client,
+}
+
+impl Readiness {
+    pub fn new(pool: Pool, producer: FutureProducer, registry_url: String) -> Self {
+        Readiness {
+            pool,
+            producer,
+            registry_url,
+            http: reqwest::Client::builder()
+                .timeout(CHECK_TIMEOUT)
+                .build()
+                .expect("a default HTTP client builds"),
+        }
+    }
+
+    async fn database(&self) -> Result<(), String> {
+        let client = self.pool.get().await.map_err(|e| e.to_string())?;
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    async fn kafka(&self) -> Result<(), String> {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, CHECK_TIMEOUT)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
+    async fn registry(&self) -> Result<(), String> {
+        let url = format!("{}/subjects", self.registry_url.trim_end_matches('/'));
+        let response = self.http.get(url).send().await.map_err(|e| e.to_string())?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(format!("answered {}", response.status()))
+        }
+    }
+}
+
+pub(crate) async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(json!({"status": "live"}))
+}
+
+pub(crate) async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
+    let (db, kafka, registry) = tokio::join!(
+        timed(readiness.database()),
+        timed(readiness.kafka()),
+        timed(readiness.registry()),
+    );
+    let checks = [("postgres", db), ("kafka", kafka), ("registry", registry)];
+    let ok = checks.iter().all(|(_, r)| r.is_ok());
+    let body = json!({
+        "status": if ok { "ready" } else { "unavailable" },
+        "checks": checks.iter().map(|(name, r)| (name.to_string(), match r {
+            Ok(()) => json!({"status": "up"}),
+            Err(e) => json!({"status": "down", "error": e}),
+        })).collect::<serde_json::Map<_, _>>(),
+    });
+    if ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+async fn timed(check: impl std::future::Future<Output = Result<(), String>>) -> Result<(), String> {
+    tokio::time::timeout(CHECK_TIMEOUT, check)
+        .await
+        .unwrap_or_else(|_| Err("timed out".to_owned()))
+}
+
+pub(crate) async fn metrics(readiness: web::Data<Readiness>) -> HttpResponse {
+    match readiness.pool.get().await {
+        Ok(client) => {
+            if let Err(e) = relay::refresh_gauges(&client).await {
+                tracing::warn!(error = %e, "outbox gauges not refreshed");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "outbox gauges not refreshed"),
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(METRICS.render())
+}

@@ -1,0 +1,92 @@
+//! Prometheus metrics, served at `/metrics` by [`crate::http`].
+//!
+//! One process-wide registry: counters are labelled by consumer group and topic, so several
+//! components in one process (tests) stay distinguishable.
+
+use prometheus::{Encoder, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
+use std::sync::LazyLock;
+
+pub struct Metrics {
+    registry: Registry,
+    pub outbox_pending: IntGauge,
+    pub outbox_oldest_pending_age_seconds: IntGauge,
+    pub outbox_published_total: IntCounter,
+    pub events_processed_total: IntCounterVec,
+    pub events_dlq_total: IntCounterVec,
+    pub consumer_lag: IntGaugeVec,
+}
+
+pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
+
+impl Metrics {
+    fn new() -> Self {
+        let registry = Registry::new();
+        let gauge = |name: &str, help: &str| {
+            let g = IntGauge::new(name, help).expect("valid metric");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("unique metric");
+            g
+        };
+        let outbox_pending = gauge("orderflow_outbox_pending", "Outbox rows not yet published.");
+        let outbox_oldest_pending_age_seconds = gauge(
+            "orderflow_outbox_oldest_pending_age_seconds",
+            "Age of the oldest unpublished outbox row.",
+        );
+        let outbox_published_total = IntCounter::new(
+            "orderflow_outbox_published_total",
+            "Outbox rows the broker acknowledged.",
+        )
+        .expect("valid metric");
+        let events_processed_total = IntCounterVec::new(
+            Opts::new(
+                "orderflow_events_processed_total",
+                "Events a handler applied.",
+            ),
+            &["group", "topic", "event_type"],
+        )
+        .expect("valid metric");
+        let events_dlq_total = IntCounterVec::new(
+            Opts::new(
+                "orderflow_events_dlq_total",
+                "Messages sent to a dead-letter topic.",
+            ),
+            &["group", "topic"],
+        )
+        .expect("valid metric");
+        let consumer_lag = IntGaugeVec::new(
+            Opts::new(
+                "orderflow_consumer_lag",
+                "Messages behind the partition's end.",
+            ),
+            &["group", "topic", "partition"],
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(outbox_published_total.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(events_processed_total.clone()),
+            Box::new(events_dlq_total.clone()),
+            Box::new(consumer_lag.clone()),
+        ] {
+            registry.register(c).expect("unique metric");
+        }
+        Metrics {
+            registry,
+            outbox_pending,
+            outbox_oldest_pending_age_seconds,
+            outbox_published_total,
+            events_processed_total,
+            events_dlq_total,
+            consumer_lag,
+        }
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = Vec::new();
+        prometheus::TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("exposition is UTF-8")
+    }
+}

@@ -1,0 +1,47 @@
+//! The transactional outbox: events are written as rows in the transaction of the state change
+//! they announce ([`enqueue`]) and published to Kafka by the [`relay`].
+
+pub mod relay;
+
+use crate::telemetry;
+use deadpool_postgres::Transaction;
+use schemas::{codec, CodecError, DomainEvent};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("event could not be encoded")]
+    Encode(#[from] CodecError),
+    #[error("outbox row could not be written")]
+    Write(#[from] tokio_postgres::Error),
+}
+
+/// Writes `event` to the outbox inside `tx`. Needs neither Kafka nor the registry. The current
+/// span's trace context is stored with it, so the event continues the trace that caused it.
+///
+/// Call it after the statement that locks the order's state row: ids then follow the order in
+/// which transactions about one order commit, which is the order the relay publishes them in.
+pub async fn enqueue(tx: &Transaction<'_>, event: &DomainEvent) -> Result<(), OutboxError> {
+    let datum = codec::encode_datum(event)?;
+    let header = event.header();
+    let event_type = event.event_type();
+    let traceparent = telemetry::traceparent(&tracing::Span::current());
+    let statement = tx
+        .prepare_cached(
+            "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, traceparent)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .await?;
+    tx.execute(
+        &statement,
+        &[
+            &header.event_id,
+            &event_type.topic().name(),
+            &header.order_id.to_string(),
+            &event_type.full_name(),
+            &datum,
+            &traceparent,
+        ],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,97 @@
+//! Logging and tracing, initialised once per process.
+//!
+//! Structured logs go to stdout (`RUST_LOG` filters, `LOG_FORMAT=json` for JSON lines). Spans are
+//! always real OpenTelemetry spans, so a trace context can be continued from a `traceparent` and
+//! handed on to the events a request causes; they are exported over OTLP/HTTP only when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` is set, under `OTEL_SERVICE_NAME`.
+
+use opentelemetry::{global, propagation::TextMapPropagator, trace::TraceContextExt as _};
+use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use std::collections::HashMap;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
+
+/// Flushes exported spans when dropped; keep it alive in `main`.
+pub struct TelemetryGuard {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        if let Err(e) = self.provider.shutdown() {
+            eprintln!("telemetry shutdown: {e}");
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TelemetryError {
+    #[error("OTLP exporter could not be built")]
+    Exporter(#[from] opentelemetry_otlp::ExporterBuildError),
+    #[error("a global tracing subscriber is already installed")]
+    AlreadyInstalled(#[from] tracing_subscriber::util::TryInitError),
+}
+
+/// Installs the global subscriber. `default_service_name` is used when `OTEL_SERVICE_NAME` is
+/// not set.
+pub fn init(default_service_name: &str) -> Result<TelemetryGuard, TelemetryError> {
+    let service_name =
+        std::env::var("OTEL_SERVICE_NAME").unwrap_or_else(|_| default_service_name.to_owned());
+    let mut builder = SdkTracerProvider::builder().with_resource(
+        opentelemetry_sdk::Resource::builder()
+            .with_service_name(service_name)
+            .build(),
+    );
+    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .build()?;
+        builder = builder.with_batch_exporter(exporter);
+    }
+    let provider = builder.build();
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "orderflow");
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json");
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(tracing_opentelemetry::layer().with_tracer(tracer));
+    if json {
+        registry
+            .with(tracing_subscriber::fmt::layer().json())
+            .try_init()?;
+    } else {
+        registry.with(tracing_subscriber::fmt::layer()).try_init()?;
+    }
+    Ok(TelemetryGuard { provider })
+}
+
+/// Makes `span` a child of the trace named by a W3C `traceparent`, if there is a valid one.
+pub fn continue_trace(span: &tracing::Span, traceparent: Option<&str>) {
+    let Some(traceparent) = traceparent else {
+        return;
+    };
+    let carrier = HashMap::from([("traceparent".to_owned(), traceparent.to_owned())]);
+    let cx = TraceContextPropagator::new().extract(&carrier);
+    if cx.span().span_context().is_valid() {
+        // Fails only when the span is disabled; there is then no trace to continue.
+        let _ = span.set_parent(cx);
+    }
+}
+
+/// The W3C `traceparent` of `span`, when it belongs to a trace.
+pub fn traceparent(span: &tracing::Span) -> Option<String> {
+    let cx = span.context();
+    if !cx.span().span_context().is_valid() {
+        return None;
+    }
+    let mut carrier = HashMap::new();
+    TraceContextPropagator::new().inject_context(&cx, &mut carrier);
+    carrier.remove("traceparent")
+}
+
+/// The trace id inside a `traceparent` (`00-<trace id>-<span id>-<flags>`).
+pub fn trace_id(traceparent: &str) -> Option<&str> {
+    traceparent.split('-').nth(1)
+}

@@ -1,0 +1,156 @@
+//! Which event types exist, on which topic they travel, and their schemas.
+//!
+//! The list itself is the `catalog!` call in [`crate::events`], so adding an event type is one
+//! line there plus its `.avsc` file.
+
+use crate::events::EventType;
+use std::fmt;
+
+/// A Kafka topic of the contract. Partition counts and replication are deployment settings;
+/// only the names are part of the contract.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Topic {
+    Orders,
+    Payments,
+    Shipments,
+}
+
+impl Topic {
+    pub const ALL: [Topic; 3] = [Topic::Orders, Topic::Payments, Topic::Shipments];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Topic::Orders => "orders",
+            Topic::Payments => "payments",
+            Topic::Shipments => "shipments",
+        }
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Declares the event types: one line each with its topic, schema folder and schema history
+/// (oldest first; the last file is the writer schema). Generates [`crate::EventType`] and
+/// [`crate::DomainEvent`].
+macro_rules! catalog {
+    ($( $variant:ident => $topic:ident, $dir:literal, [$($file:literal),+ $(,)?] );+ $(;)?) => {
+        /// One event type of the contract.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum EventType {
+            $($variant),+
+        }
+
+        impl EventType {
+            pub const ALL: &'static [EventType] = &[$(EventType::$variant),+];
+
+            /// The Avro full name, which is also the `event_type` header.
+            pub fn full_name(self) -> &'static str {
+                match self {
+                    $(EventType::$variant => concat!("orderflow.", $dir, ".", stringify!($variant))),+
+                }
+            }
+
+            pub fn topic(self) -> $crate::catalog::Topic {
+                match self {
+                    $(EventType::$variant => $crate::catalog::Topic::$topic),+
+                }
+            }
+
+            /// Every version of the schema, oldest first, as the `.avsc` text.
+            pub fn history(self) -> &'static [&'static str] {
+                match self {
+                    $(EventType::$variant => &[$(include_str!(concat!("../avro/", $dir, "/", $file))),+]),+
+                }
+            }
+
+            pub fn from_full_name(name: &str) -> Option<EventType> {
+                EventType::ALL.iter().copied().find(|t| t.full_name() == name)
+            }
+        }
+
+        /// Any event of the contract, as a consumer sees it after decoding.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum DomainEvent {
+            $($variant($variant)),+
+        }
+
+        impl DomainEvent {
+            pub fn event_type(&self) -> EventType {
+                match self {
+                    $(DomainEvent::$variant(_) => EventType::$variant),+
+                }
+            }
+
+            pub fn header(&self) -> &$crate::events::EventHeader {
+                match self {
+                    $(DomainEvent::$variant(e) => &e.header),+
+                }
+            }
+
+            pub(crate) fn to_avro_value(&self) -> Result<apache_avro::types::Value, apache_avro::Error> {
+                match self {
+                    $(DomainEvent::$variant(e) => apache_avro::to_value(e)),+
+                }
+            }
+
+            pub(crate) fn from_avro_value(
+                event_type: EventType,
+                value: &apache_avro::types::Value,
+            ) -> Result<DomainEvent, apache_avro::Error> {
+                Ok(match event_type {
+                    $(EventType::$variant => DomainEvent::$variant(apache_avro::from_value(value)?)),+
+                })
+            }
+        }
+
+        $(impl From<$variant> for DomainEvent {
+            fn from(e: $variant) -> Self {
+                DomainEvent::$variant(e)
+            }
+        })+
+    };
+}
+pub(crate) use catalog;
+
+impl EventType {
+    /// The newest schema, parsed once per process: decoding never parses per message.
+    pub fn schema(self) -> &'static apache_avro::Schema {
+        use std::sync::LazyLock;
+        static PARSED: LazyLock<Vec<apache_avro::Schema>> = LazyLock::new(|| {
+            EventType::ALL
+                .iter()
+                .map(|t| {
+                    apache_avro::Schema::parse_str(t.schema_json())
+                        .unwrap_or_else(|e| panic!("{} does not parse: {e}", t.full_name()))
+                })
+                .collect()
+        });
+        let index = EventType::ALL
+            .iter()
+            .position(|t| *t == self)
+            .expect("every EventType is in ALL");
+        &PARSED[index]
+    }
+
+    /// The newest schema as `.avsc` text, as it is registered.
+    pub fn schema_json(self) -> &'static str {
+        self.history()
+            .last()
+            .expect("every event type has a schema")
+    }
+
+    /// The registry subject under TopicRecordNameStrategy.
+    pub fn subject(self) -> String {
+        format!("{}-{}", self.topic(), self.full_name())
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.full_name())
+    }
+}

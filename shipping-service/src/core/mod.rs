@@ -1,0 +1,90 @@
+//! Shipment state changes, shared by the Kafka handlers and the warehouse endpoints. Every
+//! change locks the order's `shipping_orders` row first, so a cancellation and a dispatch of
+//! the same order never interleave: one of them sees the other's result.
+
+pub mod warehouse;
+
+use platform::{
+    db::Transaction,
+    outbox::{self, OutboxError},
+};
+use schemas::{EventHeader, ShipmentCancelled};
+use uuid::Uuid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShippingError {
+    #[error("shipment not found")]
+    NotFound,
+    #[error("the shipment is {0}")]
+    WrongState(String),
+    #[error("database unavailable")]
+    Pool(#[from] platform::db::PoolError),
+    #[error("database query failed")]
+    Query(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+/// What shipping knows of an order, locked for the rest of the transaction.
+pub struct OrderLock {
+    pub cancelled: bool,
+    pub shipment: Option<(Uuid, String)>,
+}
+
+/// Locks (creating if needed) the order's row and reads its shipment.
+pub async fn lock_order(
+    tx: &Transaction<'_>,
+    order_id: Uuid,
+) -> Result<OrderLock, tokio_postgres::Error> {
+    let upsert = tx
+        .prepare_cached(
+            "INSERT INTO shipping_orders (order_id) VALUES ($1) ON CONFLICT (order_id) DO NOTHING",
+        )
+        .await?;
+    tx.execute(&upsert, &[&order_id]).await?;
+    let select = tx
+        .prepare_cached(
+            "SELECT o.cancelled, s.shipment_id, s.status
+             FROM shipping_orders o LEFT JOIN shipments s USING (order_id)
+             WHERE o.order_id = $1 FOR UPDATE OF o",
+        )
+        .await?;
+    let row = tx.query_one(&select, &[&order_id]).await?;
+    Ok(OrderLock {
+        cancelled: row.get(0),
+        shipment: row
+            .get::<_, Option<Uuid>>(1)
+            .map(|id| (id, row.get::<_, String>(2))),
+    })
+}
+
+/// Marks the order cancelled and cancels its shipment if it has not left. Returns the
+/// cancelled shipment, if any. The caller holds the order lock.
+pub async fn cancel_order(
+    tx: &Transaction<'_>,
+    order_id: Uuid,
+    lock: &OrderLock,
+) -> Result<Option<Uuid>, ShippingError> {
+    tx.execute(
+        "UPDATE shipping_orders SET cancelled = true WHERE order_id = $1",
+        &[&order_id],
+    )
+    .await?;
+    let Some((shipment_id, status)) = &lock.shipment else {
+        return Ok(None);
+    };
+    if status != "SCHEDULED" {
+        return Ok(None);
+    }
+    tx.execute(
+        "UPDATE shipments SET status = 'CANCELLED', updated_at = now() WHERE shipment_id = $1",
+        &[shipment_id],
+    )
+    .await?;
+    let event = ShipmentCancelled {
+        header: EventHeader::new(order_id),
+        shipment_id: *shipment_id,
+    };
+    outbox::enqueue(tx, &event.into()).await?;
+    Ok(Some(*shipment_id))
+}

@@ -1,0 +1,65 @@
+//! Warehouse actions: dispatch a scheduled shipment, deliver a dispatched one.
+
+use super::{lock_order, ShippingError};
+use platform::{db::Pool, outbox};
+use schemas::{DomainEvent, EventHeader, ShipmentDelivered, ShipmentDispatched};
+use uuid::Uuid;
+
+#[derive(Clone, Copy, Debug)]
+pub enum Action {
+    Dispatch,
+    Deliver,
+}
+
+impl Action {
+    fn transition(self) -> (&'static str, &'static str) {
+        match self {
+            Action::Dispatch => ("SCHEDULED", "DISPATCHED"),
+            Action::Deliver => ("DISPATCHED", "DELIVERED"),
+        }
+    }
+}
+
+/// Moves the shipment one step, or fails with its current state (a 409 for the API).
+pub async fn advance(pool: &Pool, shipment_id: Uuid, action: Action) -> Result<(), ShippingError> {
+    let (from, to) = action.transition();
+    let mut client = pool.get().await?;
+    let tx = client.transaction().await?;
+    let order_id: Uuid = tx
+        .query_opt(
+            "SELECT order_id FROM shipments WHERE shipment_id = $1",
+            &[&shipment_id],
+        )
+        .await?
+        .ok_or(ShippingError::NotFound)?
+        .get(0);
+    // The order lock first, as the cancellation handler takes it: whichever comes second sees
+    // the first one's outcome.
+    let lock = lock_order(&tx, order_id).await?;
+    let status = lock.shipment.map(|(_, s)| s).unwrap_or_default();
+    if status != from {
+        return Err(ShippingError::WrongState(status));
+    }
+    tx.execute(
+        "UPDATE shipments SET status = $2, updated_at = now() WHERE shipment_id = $1",
+        &[&shipment_id, &to],
+    )
+    .await?;
+    let header = EventHeader::new(order_id);
+    let event: DomainEvent = match action {
+        Action::Dispatch => ShipmentDispatched {
+            header,
+            shipment_id,
+        }
+        .into(),
+        Action::Deliver => ShipmentDelivered {
+            header,
+            shipment_id,
+        }
+        .into(),
+    };
+    outbox::enqueue(&tx, &event).await?;
+    tx.commit().await?;
+    tracing::info!(%order_id, %shipment_id, status = to, "shipment advanced");
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! Kafka handlers of the consumer group `shipping-service` (topics `payments`, `orders`).
+
+pub mod events;

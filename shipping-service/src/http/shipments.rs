@@ -1,0 +1,122 @@
+//! Shipment views and warehouse actions.
+
+use crate::core::{
+    warehouse::{self, Action},
+    ShippingError,
+};
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use platform::{
+    db::Pool,
+    http::{FieldError, Problem},
+};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize)]
+pub struct Shipment {
+    shipment_id: Uuid,
+    order_id: Uuid,
+    status: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "shipment_id, order_id, status, created_at, updated_at";
+
+fn shipment(row: &Row) -> Shipment {
+    Shipment {
+        shipment_id: row.get(0),
+        order_id: row.get(1),
+        status: row.get(2),
+        created_at: row.get(3),
+        updated_at: row.get(4),
+    }
+}
+
+/// The one place shipping errors become HTTP answers.
+impl From<ShippingError> for Problem {
+    fn from(e: ShippingError) -> Self {
+        match e {
+            ShippingError::NotFound => Problem::not_found("no shipment with this id"),
+            ShippingError::WrongState(_) => Problem::conflict(e.to_string()),
+            ShippingError::Pool(_) => Problem::unavailable("the database is unavailable"),
+            other => Problem::internal(&other),
+        }
+    }
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, Problem> {
+    raw.parse()
+        .map_err(|_| Problem::bad_request(format!("{raw:?} is not a valid shipment id (a UUID)")))
+}
+
+async fn find(pool: &Pool, shipment_id: Uuid) -> Result<Shipment, ShippingError> {
+    let client = pool.get().await?;
+    let row = client
+        .query_opt(
+            &format!("SELECT {COLUMNS} FROM shipments WHERE shipment_id = $1"),
+            &[&shipment_id],
+        )
+        .await?
+        .ok_or(ShippingError::NotFound)?;
+    Ok(shipment(&row))
+}
+
+pub async fn get(pool: web::Data<Pool>, id: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let shipment_id = parse_id(&id)?;
+    Ok(HttpResponse::Ok().json(find(&pool, shipment_id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct ByOrder {
+    order_id: Option<String>,
+}
+
+pub async fn by_order(
+    pool: web::Data<Pool>,
+    query: web::Query<ByOrder>,
+) -> Result<HttpResponse, Problem> {
+    let order_id: Uuid = query
+        .order_id
+        .as_deref()
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| {
+            Problem::validation(vec![FieldError::new(
+                "order_id",
+                "is required and must be a UUID",
+            )])
+        })?;
+    let client = pool.get().await.map_err(ShippingError::from)?;
+    let rows = client
+        .query(
+            &format!("SELECT {COLUMNS} FROM shipments WHERE order_id = $1"),
+            &[&order_id],
+        )
+        .await
+        .map_err(ShippingError::from)?;
+    Ok(HttpResponse::Ok().json(rows.iter().map(shipment).collect::<Vec<_>>()))
+}
+
+async fn act(pool: &Pool, raw: &str, action: Action) -> Result<HttpResponse, Problem> {
+    let shipment_id = parse_id(raw)?;
+    warehouse::advance(pool, shipment_id, action).await?;
+    Ok(HttpResponse::Accepted().json(find(pool, shipment_id).await?))
+}
+
+#[tracing::instrument(skip_all, fields(shipment_id = %id))]
+pub async fn dispatch(
+    pool: web::Data<Pool>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    act(&pool, &id, Action::Dispatch).await
+}
+
+#[tracing::instrument(skip_all, fields(shipment_id = %id))]
+pub async fn deliver(
+    pool: web::Data<Pool>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    act(&pool, &id, Action::Deliver).await
+}

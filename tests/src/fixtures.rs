@@ -1,0 +1,120 @@
+//! Platform fixtures: settings for a per-test database and Kafka namespace, the topics that
+//! namespace needs, and a handler that records its effects where a test can count them.
+
+use crate::Env;
+use platform::{
+    config::CommonSettings,
+    consumer::{Handler, HandlerError, InboundEvent},
+    db::Transaction,
+};
+use schemas::{DomainEvent, EventHeader, OrderCancelled, Topic};
+
+/// A Kafka namespace of its own (topics and groups prefixed), and the settings to use it.
+pub struct Isolated {
+    pub env: Env,
+    pub namespace: String,
+    pub database_url: String,
+}
+
+impl Isolated {
+    /// A fresh database and a fresh namespace whose contract topics and the dead-letter topics
+    /// of `groups` exist.
+    pub async fn new(env: Env, groups: &[&str]) -> Self {
+        let namespace = format!("{}.", crate::unique("t"));
+        for topic in Topic::ALL {
+            env.create_topic(&format!("{namespace}{topic}"), 3).await;
+        }
+        for group in groups {
+            env.create_topic(&format!("{namespace}{group}.dlq"), 1)
+                .await;
+        }
+        let database_url = env.fresh_database().await;
+        Isolated {
+            env,
+            namespace,
+            database_url,
+        }
+    }
+
+    pub fn topic(&self, topic: Topic) -> String {
+        format!("{}{topic}", self.namespace)
+    }
+
+    /// Settings as a service would load them, pointing at this isolation.
+    pub fn settings(&self) -> CommonSettings {
+        serde_json::from_value(serde_json::json!({
+            "http": {"port": 0},
+            "database": {"url": self.database_url, "pool_size": 8},
+            "kafka": {"bootstrap_servers": self.env.kafka, "namespace": self.namespace},
+            "registry": {"url": self.env.registry},
+            "relay": {"poll_interval_ms": 200, "leader_retry_ms": 200, "backoff_max_ms": 1000},
+            "consumer": {"backoff_max_ms": 1000},
+        }))
+        .expect("valid settings")
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, connection) =
+            tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
+                .await
+                .expect("test database reachable");
+        tokio::spawn(connection);
+        client
+    }
+}
+
+/// The table [`Recorder`] writes: one row per effect, deliberately without a unique key, so a
+/// second effect of one event would show as a second row.
+pub const EFFECTS_TABLE: platform::db::Migration = (
+    "test_effects",
+    "CREATE TABLE effects (seq BIGSERIAL PRIMARY KEY, event_id UUID NOT NULL,
+                           order_id UUID NOT NULL, event_type TEXT NOT NULL)",
+);
+
+/// A handler whose effect is a row in `effects`. An `OrderCancelled` with reason `POISON` is
+/// rejected as a domain rule that can never pass.
+pub struct Recorder;
+
+impl Handler for Recorder {
+    async fn handle(&self, tx: &Transaction<'_>, event: &InboundEvent) -> Result<(), HandlerError> {
+        if let DomainEvent::OrderCancelled(c) = &event.event {
+            if c.reason == "POISON" {
+                return Err(HandlerError::Rejected(
+                    "reason POISON is never valid".into(),
+                ));
+            }
+        }
+        let header = event.event.header();
+        tx.execute(
+            "INSERT INTO effects (event_id, order_id, event_type) VALUES ($1, $2, $3)",
+            &[
+                &header.event_id,
+                &header.order_id,
+                &event.event.event_type().full_name(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+/// A small valid event about `order_id`.
+pub fn event(order_id: uuid::Uuid, reason: &str) -> DomainEvent {
+    OrderCancelled {
+        header: EventHeader::new(order_id),
+        reason: reason.to_owned(),
+    }
+    .into()
+}
+
+/// Counts the effects rows of `event_id`.
+pub async fn effects_of(client: &tokio_postgres::Client, event_id: uuid::Uuid) -> i64 {
+    client
+        .query_one(
+            "SELECT count(*) FROM effects WHERE event_id = $1",
+            &[&event_id],
+        )
+        .await
+        .expect("effects readable")
+        .get(0)
+}
