@@ -60,6 +60,8 @@ test: infra
 	cd $(ROOT)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	# The end-to-end tests run the service binaries as processes.
+	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace $(TEST_ARGS)
 
 bench: infra

@@ -614,7 +614,7 @@ CCOMPAT="http://127.0.0.1:$REGISTRY_PORT/apis/ccompat/v7"
 REGISTRY_V3="http://127.0.0.1:$REGISTRY_PORT/apis/registry/v3"
 
 fetch_registry() {
-  [[ -f $APICURIO_HOME/quarkus-run.jar ]] && return 0
+  [[ -f $APICURIO_HOME/registry.jar ]] && return 0
   local tmp artifact="io.apicurio:apicurio-registry-app:$APICURIO_VERSION:tar.gz:all"
   say "registry: fetching $artifact with Maven into $APICURIO_HOME"
   tmp=$(mktemp -d "$CACHE_DIR/.apicurio.XXXXXX")
@@ -626,24 +626,26 @@ fetch_registry() {
   mkdir "$tmp/app"
   tar -xzf "$tmp/download/"*.tar.gz -C "$tmp/app"
   rm -rf "$tmp/download"
-  # The tarball is a Quarkus fast-jar layout; find the launcher wherever it sits.
+  # A Quarkus app: fast-jar (quarkus-run.jar, 3.1+) or legacy-jar (*-runner.jar
+  # with lib/ beside it, 3.0.x). Find the launcher wherever it sits and link it
+  # as registry.jar; its manifest class path is relative to its folder.
   local jar
-  jar=$(find "$tmp/app" -name quarkus-run.jar -print -quit)
-  [[ -n $jar ]] || { rm -rf "$tmp"; die "registry: no quarkus-run.jar in $artifact"; }
+  jar=$(find "$tmp/app" \( -name quarkus-run.jar -o -name '*-runner.jar' \) -print -quit)
+  [[ -n $jar ]] || { rm -rf "$tmp"; die "registry: no Quarkus launcher jar in $artifact"; }
   rm -rf "$APICURIO_HOME"
   mv "$(dirname "$jar")" "$APICURIO_HOME"
+  ln -s "$(basename "$jar")" "$APICURIO_HOME/registry.jar"
   rm -rf "$tmp"
 }
 
 install_registry() {
   need_cmd java openjdk-17-jre-headless
   need_cmd mvn maven
-  [[ -f $APICURIO_HOME/quarkus-run.jar ]] || with_cache_lock fetch_registry
+  [[ -f $APICURIO_HOME/registry.jar ]] || with_cache_lock fetch_registry
 }
 
-# Apicurio 3.3 is built for Java 21 (class files v65); Debian 12's default is
-# 17. Picks REGISTRY_JAVA_HOME, else JAVA_HOME, else the first JDK under
-# /usr/lib/jvm (e.g. temurin-25-jdk-amd64) that is new enough.
+# Picks REGISTRY_JAVA_HOME, else JAVA_HOME, else the first JDK under
+# /usr/lib/jvm that is at least APICURIO_MIN_JAVA (17 for Apicurio 3.0.x).
 registry_java() {
   local j v
   for j in ${REGISTRY_JAVA_HOME:+"$REGISTRY_JAVA_HOME"} ${JAVA_HOME:+"$JAVA_HOME"} /usr/lib/jvm/*; do
@@ -688,7 +690,7 @@ start_registry() {
     APICURIO_IMPORT_WORK_DIR="$REGISTRY_STATE/tmp" \
     QUARKUS_LOG_CONSOLE_FORMAT='%d{yyyy-MM-dd HH:mm:ss,SSS} %-5p [%c{3.}] (%t) %s%e%n' \
     "$java" $REGISTRY_HEAP_OPTS -Djava.io.tmpdir="$REGISTRY_STATE/tmp" \
-    -jar "$APICURIO_HOME/quarkus-run.jar"
+    -jar "$APICURIO_HOME/registry.jar"
 }
 
 probe_registry() { [[ $(http_code "$CCOMPAT/subjects") == 200 ]]; }

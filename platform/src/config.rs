@@ -176,6 +176,10 @@ pub struct ConsumerSettings {
     /// How long a batch waits for more messages once it has one.
     #[serde(default = "default_batch_wait_ms")]
     pub batch_wait_ms: u64,
+    /// How often stored offsets are committed to Kafka. Longer means fewer commits and more
+    /// redelivery (deduplicated by the inbox) after a crash.
+    #[serde(default = "default_commit_interval_ms")]
+    pub commit_interval_ms: u64,
     #[serde(default = "default_backoff_max_ms")]
     pub backoff_max_ms: u64,
 }
@@ -185,6 +189,9 @@ fn default_consumer_batch() -> usize {
 }
 fn default_batch_wait_ms() -> u64 {
     5
+}
+fn default_commit_interval_ms() -> u64 {
+    1000
 }
 
 macro_rules! default_section {

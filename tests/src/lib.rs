@@ -113,3 +113,66 @@ where
 
 pub mod fixtures;
 pub mod proxy;
+
+/// The sum of `group`'s committed offsets on `topic` and the sum of the partitions' ends. The
+/// group has processed everything when the two are equal.
+pub fn group_progress(env: &Env, group: &str, topic: &str) -> (i64, i64) {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &env.kafka)
+        .set("group.id", group)
+        .create()
+        .expect("consumer");
+    let timeout = Duration::from_secs(10);
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .expect("topic metadata");
+    let mut list = rdkafka::TopicPartitionList::new();
+    let mut end = 0;
+    for partition in metadata.topics()[0].partitions() {
+        list.add_partition(topic, partition.id());
+        end += consumer
+            .fetch_watermarks(topic, partition.id(), timeout)
+            .expect("watermarks")
+            .1;
+    }
+    let committed = consumer
+        .committed_offsets(list, timeout)
+        .expect("committed offsets")
+        .elements()
+        .iter()
+        .map(|e| match e.offset() {
+            rdkafka::Offset::Offset(o) => o,
+            _ => 0,
+        })
+        .sum();
+    (committed, end)
+}
+
+/// Every message of `topic` from the beginning, read until `expected` arrived or `timeout`.
+pub async fn read_topic(
+    env: &Env,
+    topic: &str,
+    expected: usize,
+    timeout: Duration,
+) -> Vec<rdkafka::message::OwnedMessage> {
+    use rdkafka::consumer::{Consumer, StreamConsumer};
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &env.kafka)
+        .set("group.id", unique("reader"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("reader");
+    consumer.subscribe(&[topic]).expect("subscribed");
+    let deadline = Instant::now() + timeout;
+    let mut messages = Vec::new();
+    while messages.len() < expected {
+        match tokio::time::timeout_at(deadline, consumer.recv()).await {
+            Ok(Ok(m)) => messages.push(m.detach()),
+            Ok(Err(e)) => panic!("reading {topic}: {e}"),
+            Err(_) => break,
+        }
+    }
+    messages
+}

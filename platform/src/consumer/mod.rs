@@ -166,7 +166,10 @@ impl<H: Handler> ConsumerGroup<H> {
         let consumer: StreamConsumer<GroupContext> = kafka::client_config(&self.kafka)
             .set("group.id", &self.group)
             .set("enable.auto.commit", "true")
-            .set("auto.commit.interval.ms", "1000")
+            .set(
+                "auto.commit.interval.ms",
+                self.settings.commit_interval_ms.to_string(),
+            )
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("statistics.interval.ms", "5000")
