@@ -1,0 +1,239 @@
+//! Reliable consumers on the real stack: poison messages to the dead-letter topic, an
+//! unreachable registry, and a consumer killed between its commit and its offset.
+
+use orderflow_tests::{
+    fixtures::{effects_of, event, Isolated, Recorder, EFFECTS_TABLE},
+    group_progress,
+    proxy::Proxy,
+    read_topic, wait_until, Env,
+};
+use platform::{app::Platform, consumer::header_map, registry::Registry};
+use rdkafka::{
+    producer::{FutureProducer, FutureRecord},
+    ClientConfig, Message,
+};
+use schemas::{codec, DomainEvent, Topic};
+use std::{collections::HashMap, process::Command, time::Duration};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+/// A Confluent-framed value of `event` as the relay would publish it to `topic`.
+async fn framed(iso: &Isolated, event: &DomainEvent, topic: &str) -> Vec<u8> {
+    let registry = Registry::new(&iso.settings().registry).unwrap();
+    let id = registry.schema_id(event.event_type(), topic).await.unwrap();
+    let mut value = vec![0];
+    value.extend_from_slice(&id.to_be_bytes());
+    value.extend_from_slice(&codec::encode_datum(event).unwrap());
+    value
+}
+
+async fn produce(env: &Env, topic: &str, key: Option<&str>, value: &[u8]) {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", &env.kafka)
+        .create()
+        .unwrap();
+    let mut record = FutureRecord::<str, [u8]>::to(topic)
+        .payload(value)
+        .partition(0);
+    if let Some(key) = key {
+        record = record.key(key);
+    }
+    producer
+        .send(record, Duration::from_secs(10))
+        .await
+        .expect("produced");
+}
+
+#[tokio::test]
+async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_moves_on() {
+    let iso = Isolated::new(Env::from_env(), &["recorder"]).await;
+    let platform = Platform::build(iso.settings(), &[EFFECTS_TABLE])
+        .await
+        .unwrap();
+    let topic = iso.topic(Topic::Orders);
+    let order = Uuid::new_v4().to_string();
+    let valid = event(order.parse().unwrap(), "CUSTOMER_REQUEST");
+    let valid_value = framed(&iso, &valid, &topic).await;
+    let mut unknown_id = valid_value.clone();
+    unknown_id[1..5].copy_from_slice(&0x7fff_fff0u32.to_be_bytes());
+    let mut garbage_body = valid_value[..5].to_vec();
+    garbage_body.extend_from_slice(&[0xff; 3]);
+    let rejected = framed(&iso, &event(order.parse().unwrap(), "POISON"), &topic).await;
+
+    // Every kind of bad message, in one partition, followed by a good one.
+    let poison: Vec<(&str, Option<&str>, Vec<u8>)> = vec![
+        ("InvalidWireFormat", Some(&order), vec![0, 1]),
+        ("InvalidWireFormat", Some(&order), vec![1, 0, 0, 0, 1, 2]),
+        ("UnknownSchemaId", Some(&order), unknown_id),
+        ("UndecodableBody", Some(&order), garbage_body),
+        ("MissingKey", None, valid_value.clone()),
+        ("DomainRuleViolation", Some(&order), rejected),
+    ];
+    for (_, key, value) in &poison {
+        produce(&iso.env, &topic, *key, value).await;
+    }
+    produce(&iso.env, &topic, Some(&order), &valid_value).await;
+
+    let stop = CancellationToken::new();
+    tokio::spawn(
+        platform
+            .consumer("recorder", &[Topic::Orders], Recorder)
+            .run(stop.clone()),
+    );
+    let db = iso.client().await;
+    wait_until(
+        WAIT,
+        "the good message after the poison to be applied",
+        || async { (effects_of(&db, valid.header().event_id).await == 1).then_some(()) },
+    )
+    .await;
+
+    let dlq = format!("{}recorder.dlq", iso.namespace);
+    let dead = read_topic(&iso.env, &dlq, poison.len(), WAIT).await;
+    assert_eq!(
+        dead.len(),
+        poison.len(),
+        "every poison message is dead-lettered"
+    );
+    for (message, (class, key, value)) in dead.iter().zip(&poison) {
+        let headers: HashMap<_, _> = header_map(message);
+        assert_eq!(headers["dlq.error.class"], *class, "{headers:?}");
+        assert_eq!(message.key(), key.map(str::as_bytes), "key unchanged");
+        assert_eq!(message.payload(), Some(&value[..]), "value unchanged");
+        assert_eq!(headers["dlq.original.topic"], topic);
+        assert_eq!(headers["dlq.original.partition"], "0");
+        assert!(headers["dlq.original.offset"].parse::<i64>().is_ok());
+        assert!(!headers["dlq.error.message"].is_empty());
+        assert_eq!(
+            headers["dlq.consumer.group"],
+            format!("{}recorder", iso.namespace)
+        );
+        assert!(headers.contains_key("dlq.failed_at"));
+    }
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn consumers_wait_for_an_unreachable_registry_and_dead_letter_nothing() {
+    let iso = Isolated::new(Env::from_env(), &["recorder"]).await;
+    let registry_addr = reqwest::Url::parse(&iso.env.registry).unwrap();
+    let target = format!(
+        "{}:{}",
+        registry_addr.host_str().unwrap(),
+        registry_addr.port().unwrap()
+    );
+    let proxy = Proxy::start(target.parse().unwrap()).await;
+    let mut settings = iso.settings();
+    settings.registry.url = iso.env.registry.replace(&target, &proxy.addr.to_string());
+    let platform = Platform::build(settings, &[EFFECTS_TABLE]).await.unwrap();
+    let topic = iso.topic(Topic::Orders);
+    let sent = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
+    let value = framed(&iso, &sent, &topic).await;
+
+    proxy.cut();
+    produce(
+        &iso.env,
+        &topic,
+        Some(&sent.header().order_id.to_string()),
+        &value,
+    )
+    .await;
+    let stop = CancellationToken::new();
+    tokio::spawn(
+        platform
+            .consumer("recorder", &[Topic::Orders], Recorder)
+            .run(stop.clone()),
+    );
+    let db = iso.client().await;
+    // While cut: the consumer retries (transient) and applies nothing.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
+    while tokio::time::Instant::now() < deadline {
+        assert_eq!(effects_of(&db, sent.header().event_id).await, 0);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    proxy.restore();
+    wait_until(
+        WAIT,
+        "the event to be applied once the registry is back",
+        || async { (effects_of(&db, sent.header().event_id).await == 1).then_some(()) },
+    )
+    .await;
+    let dlq = format!("{}recorder.dlq", iso.namespace);
+    assert!(
+        read_topic(&iso.env, &dlq, 1, Duration::from_secs(3))
+            .await
+            .is_empty(),
+        "nothing was dead-lettered"
+    );
+    stop.cancel();
+}
+
+fn spawn_recorder(iso: &Isolated, commit_interval_ms: u64) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_recorder"))
+        .env("RECORDER_DATABASE_URL", &iso.database_url)
+        .env("RECORDER_NAMESPACE", &iso.namespace)
+        .env("ORDERFLOW_TEST_KAFKA", &iso.env.kafka)
+        .env("ORDERFLOW_TEST_REGISTRY", &iso.env.registry)
+        .env(
+            "RECORDER_COMMIT_INTERVAL_MS",
+            commit_interval_ms.to_string(),
+        )
+        .spawn()
+        .expect("recorder starts")
+}
+
+#[tokio::test]
+async fn a_consumer_killed_after_its_commit_redelivers_without_a_second_effect() {
+    let iso = Isolated::new(Env::from_env(), &["recorder"]).await;
+    // Migrations and the table exist before either process starts.
+    Platform::build(iso.settings(), &[EFFECTS_TABLE])
+        .await
+        .unwrap();
+    let topic = iso.topic(Topic::Orders);
+    let group = format!("{}recorder", iso.namespace);
+    let sent = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
+    let value = framed(&iso, &sent, &topic).await;
+    produce(
+        &iso.env,
+        &topic,
+        Some(&sent.header().order_id.to_string()),
+        &value,
+    )
+    .await;
+    let db = iso.client().await;
+
+    // The first consumer would commit its offsets only after ten minutes.
+    let mut first = spawn_recorder(&iso, 600_000);
+    wait_until(WAIT, "the first consumer's effect", || async {
+        (effects_of(&db, sent.header().event_id).await == 1).then_some(())
+    })
+    .await;
+    first.kill().expect("SIGKILL"); // after its transaction, before any offset commit
+    first.wait().unwrap();
+    assert_eq!(
+        group_progress(&iso.env, &group, &topic).0,
+        0,
+        "no offset was committed"
+    );
+
+    // The next consumer gets the event again and recognises it.
+    let mut second = spawn_recorder(&iso, 100);
+    wait_until(
+        WAIT,
+        "the redelivered event to be processed and committed",
+        || async {
+            let (committed, end) = group_progress(&iso.env, &group, &topic);
+            (committed == end && end > 0).then_some(())
+        },
+    )
+    .await;
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(
+        effects_of(&db, sent.header().event_id).await,
+        1,
+        "one effect in all"
+    );
+}
