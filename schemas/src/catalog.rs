@@ -129,11 +129,31 @@ impl EventType {
                 })
                 .collect()
         });
-        let index = EventType::ALL
+        &PARSED[self.index()]
+    }
+
+    /// The newest schema's named types, resolved once per process, for resolving values
+    /// against it without walking the schema per message.
+    pub fn resolved(self) -> &'static apache_avro::schema::ResolvedSchema<'static> {
+        use std::sync::LazyLock;
+        static RESOLVED: LazyLock<Vec<apache_avro::schema::ResolvedSchema<'static>>> =
+            LazyLock::new(|| {
+                EventType::ALL
+                    .iter()
+                    .map(|t| {
+                        apache_avro::schema::ResolvedSchema::new(t.schema())
+                            .unwrap_or_else(|e| panic!("{} does not resolve: {e}", t.full_name()))
+                    })
+                    .collect()
+            });
+        &RESOLVED[self.index()]
+    }
+
+    fn index(self) -> usize {
+        EventType::ALL
             .iter()
             .position(|t| *t == self)
-            .expect("every EventType is in ALL");
-        &PARSED[index]
+            .expect("every EventType is in ALL")
     }
 
     /// The newest schema as `.avsc` text, as it is registered.

@@ -26,7 +26,7 @@ pub fn encode_datum(event: &DomainEvent) -> Result<Vec<u8>, CodecError> {
     let schema_err = |source| CodecError::Schema { event_type, source };
     let value = event
         .to_avro_value()
-        .and_then(|v| v.resolve(event_type.schema()))
+        .and_then(|v| v.resolve_with_names(event_type.schema(), event_type.resolved().get_names()))
         .map_err(schema_err)?;
     write_value(event_type.schema(), value).map_err(schema_err)
 }
@@ -38,7 +38,9 @@ pub fn from_writer_value(full_name: &str, value: Value) -> Result<DomainEvent, C
     let event_type = EventType::from_full_name(full_name)
         .ok_or_else(|| CodecError::UnknownEventType(full_name.to_owned()))?;
     let schema_err = |source| CodecError::Schema { event_type, source };
-    let resolved = value.resolve(event_type.schema()).map_err(schema_err)?;
+    let resolved = value
+        .resolve_with_names(event_type.schema(), event_type.resolved().get_names())
+        .map_err(schema_err)?;
     DomainEvent::from_avro_value(event_type, &resolved).map_err(schema_err)
 }
 
