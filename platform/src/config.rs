@@ -180,6 +180,10 @@ pub struct ConsumerSettings {
     /// redelivery (deduplicated by the inbox) after a crash.
     #[serde(default = "default_commit_interval_ms")]
     pub commit_interval_ms: u64,
+    /// Inbox rows older than this are deleted. It must outlast any redelivery: Kafka's offset
+    /// retention (7 days by default) bounds how old a redelivered event can be.
+    #[serde(default = "default_inbox_retention_secs")]
+    pub inbox_retention_secs: u64,
     #[serde(default = "default_backoff_max_ms")]
     pub backoff_max_ms: u64,
 }
@@ -192,6 +196,9 @@ fn default_batch_wait_ms() -> u64 {
 }
 fn default_commit_interval_ms() -> u64 {
     1000
+}
+fn default_inbox_retention_secs() -> u64 {
+    8 * 24 * 3600
 }
 
 macro_rules! default_section {

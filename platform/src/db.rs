@@ -25,10 +25,16 @@ pub enum DbError {
 pub type Migration = (&'static str, &'static str);
 
 /// The platform's own tables; services list theirs after these.
-pub const PLATFORM_MIGRATIONS: &[Migration] = &[(
-    "platform_0001_outbox_inbox",
-    include_str!("../migrations/0001_outbox_inbox.sql"),
-)];
+pub const PLATFORM_MIGRATIONS: &[Migration] = &[
+    (
+        "platform_0001_outbox_inbox",
+        include_str!("../migrations/0001_outbox_inbox.sql"),
+    ),
+    (
+        "platform_0002_inbox_retention",
+        include_str!("../migrations/0002_inbox_retention.sql"),
+    ),
+];
 
 /// Builds a pool. Connections are opened lazily, so this succeeds while the database is down.
 pub fn pool(url: &Secret<String>, size: usize) -> Result<Pool, DbError> {

@@ -187,6 +187,7 @@ impl<H: Handler> ConsumerGroup<H> {
         tracing::info!(group = %self.group, topics = ?self.topics, "consuming");
 
         let wait = Duration::from_millis(self.settings.batch_wait_ms);
+        let mut next_cleanup = tokio::time::Instant::now();
         loop {
             let first = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -215,6 +216,10 @@ impl<H: Handler> ConsumerGroup<H> {
                     tracing::debug!(error = %e, "offset not stored");
                 }
             }
+            if tokio::time::Instant::now() >= next_cleanup {
+                self.forget_old_events().await;
+                next_cleanup = tokio::time::Instant::now() + Duration::from_secs(60);
+            }
         }
 
         tracing::info!(group = %self.group, "draining consumer");
@@ -227,6 +232,28 @@ impl<H: Handler> ConsumerGroup<H> {
             tracing::warn!(error = %e, "dead-letter producer not flushed");
         }
         Ok(())
+    }
+
+    /// Deletes inbox rows past their retention; a failure only delays it to the next round.
+    async fn forget_old_events(&self) {
+        let deleted = async {
+            let client = self.pool.get().await.map_err(DbError::from)?;
+            client
+                .execute(
+                    "DELETE FROM inbox WHERE consumer_group = $1
+                     AND processed_at < now() - make_interval(secs => $2)",
+                    &[&self.group, &(self.settings.inbox_retention_secs as f64)],
+                )
+                .await
+                .map_err(DbError::from)
+        };
+        match deleted.await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(group = %self.group, deleted = n, "old inbox rows deleted"),
+            Err(e) => {
+                tracing::warn!(group = %self.group, error = %crate::error_chain(&e), "inbox cleanup failed")
+            }
+        }
     }
 
     /// Processes one batch until it is done. Returns false when shutdown interrupted it, in
