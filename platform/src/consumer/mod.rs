@@ -326,23 +326,37 @@ impl<H: Handler> ConsumerGroup<H> {
     ) -> Result<Option<(usize, String)>, Box<dyn std::error::Error + Send + Sync>> {
         let mut client = self.pool.get().await.map_err(DbError::from)?;
         let tx = client.transaction().await?;
+        // The whole batch enters the inbox in one statement; what comes back is new, the rest
+        // was applied before (a redelivery) and is skipped.
         let remember = tx
             .prepare_cached(
-                "INSERT INTO inbox (consumer_group, event_id) VALUES ($1, $2)
-                 ON CONFLICT DO NOTHING",
+                "INSERT INTO inbox (consumer_group, event_id)
+                 SELECT $1, unnest($2::uuid[])
+                 ON CONFLICT DO NOTHING
+                 RETURNING event_id",
             )
             .await?;
+        let ids: Vec<uuid::Uuid> = pending
+            .iter()
+            .filter_map(|p| match &p.outcome {
+                Decoded::Event(e) => Some(e.event.header().event_id),
+                Decoded::Dead(_) => None,
+            })
+            .collect();
+        let mut new: std::collections::HashSet<uuid::Uuid> = tx
+            .query(&remember, &[&self.group, &ids])
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
         let mut applied = Vec::new();
         for (index, p) in pending.iter().enumerate() {
             let Decoded::Event(event) = &p.outcome else {
                 continue;
             };
             let header = event.event.header();
-            let first_time = tx
-                .execute(&remember, &[&self.group, &header.event_id])
-                .await?
-                == 1;
-            if !first_time {
+            // `remove`: an event twice in one batch is applied once.
+            if !new.remove(&header.event_id) {
                 tracing::debug!(event_id = %header.event_id, "duplicate event skipped");
                 continue;
             }
