@@ -64,7 +64,7 @@
 #                            versions.env; default: the first such JDK in JAVA_HOME
 #                            or /usr/lib/jvm/*)
 #   CARGO_TARGET_DIR         where the service binaries are (default: $ROOT/target)
-#   ORDERFLOW_REBUILD=1      run `cargo build --bins` even if the binaries exist
+#   ORDERFLOW_SKIP_BUILD=1   skip `cargo build --bins` when the binaries exist
 #   RUST_LOG                 passed to the services (default: info)
 #
 # Versions are pinned in deploy/local/versions.env. All addresses are 127.0.0.1.
@@ -758,9 +758,12 @@ service_port() {
 install_service() {
   local s need=0
   ((SERVICES_BUILT)) && return 0
-  if [[ ${ORDERFLOW_REBUILD:-0} == 1 ]]; then
-    need=1
-  else
+  # cargo is incremental: building on every `up` costs a second when nothing
+  # changed and picks up every change (a running service whose binary changed
+  # is restarted). ORDERFLOW_SKIP_BUILD=1 uses the binaries as they are.
+  need=1
+  if [[ ${ORDERFLOW_SKIP_BUILD:-0} == 1 ]]; then
+    need=0
     for s in order-service payment-service shipping-service; do
       [[ -x $(service_bin "$s") ]] || need=1
     done
