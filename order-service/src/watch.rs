@@ -4,6 +4,10 @@
 //! view change, whichever instance applied it) feeds a map of per-order channels. A waiter
 //! holds a receiver and sleeps in `changed()`: no polling, no task per waiter, and a change
 //! wakes only the waiters of that order.
+//!
+//! When the service stops, the channels are closed: every held long poll is answered at once
+//! with what it has (304), instead of holding up the HTTP server's graceful shutdown until its
+//! timeout and then losing the connection.
 
 use platform::{backoff::Backoff, db, secret::Secret};
 use std::{
@@ -16,7 +20,14 @@ use uuid::Uuid;
 
 #[derive(Default)]
 pub struct Watchers {
-    channels: Mutex<HashMap<Uuid, watch::Sender<u64>>>,
+    channels: Mutex<Channels>,
+}
+
+#[derive(Default)]
+struct Channels {
+    senders: HashMap<Uuid, watch::Sender<u64>>,
+    /// Set when the service stops: no waiter is held any more.
+    closed: bool,
 }
 
 /// A registered interest in one order; unregisters when dropped.
@@ -27,13 +38,19 @@ pub struct Waiter {
 }
 
 impl Watchers {
-    /// Register before reading the current state, so no change can slip in between.
+    /// Register before reading the current state, so no change can slip in between. Once the
+    /// watchers are closed the receiver is closed too: `changed()` fails at once.
     pub fn subscribe(self: &Arc<Self>, order_id: Uuid) -> Waiter {
         let mut channels = self.channels.lock().expect("watchers lock");
-        let receiver = channels
-            .entry(order_id)
-            .or_insert_with(|| watch::channel(0).0)
-            .subscribe();
+        let receiver = if channels.closed {
+            watch::channel(0).1
+        } else {
+            channels
+                .senders
+                .entry(order_id)
+                .or_insert_with(|| watch::channel(0).0)
+                .subscribe()
+        };
         Waiter {
             watchers: self.clone(),
             order_id,
@@ -42,27 +59,47 @@ impl Watchers {
     }
 
     fn notify(&self, order_id: Uuid) {
-        if let Some(sender) = self.channels.lock().expect("watchers lock").get(&order_id) {
+        let channels = self.channels.lock().expect("watchers lock");
+        if let Some(sender) = channels.senders.get(&order_id) {
             sender.send_modify(|n| *n += 1);
         }
     }
 
     /// After a lost connection notifications may have been missed: wake everyone to re-read.
     fn notify_all(&self) {
-        for sender in self.channels.lock().expect("watchers lock").values() {
+        for sender in self
+            .channels
+            .lock()
+            .expect("watchers lock")
+            .senders
+            .values()
+        {
             sender.send_modify(|n| *n += 1);
         }
     }
 
-    pub fn waiting(&self) -> usize {
-        self.channels.lock().expect("watchers lock").len()
+    /// Releases every waiter (their `changed()` fails) and holds no new ones.
+    fn close(&self) {
+        let mut channels = self.channels.lock().expect("watchers lock");
+        channels.closed = true;
+        channels.senders.clear();
     }
 
-    /// Listens for view changes until `shutdown`, reconnecting with backoff.
+    pub fn waiting(&self) -> usize {
+        self.channels.lock().expect("watchers lock").senders.len()
+    }
+
+    /// Listens for view changes until `shutdown`, then releases the waiters.
     pub async fn listen(self: Arc<Self>, url: Secret<String>, shutdown: CancellationToken) {
+        self.forward_notifications(&url, &shutdown).await;
+        self.close();
+    }
+
+    /// Feeds notifications to the waiters until `shutdown`, reconnecting with backoff.
+    async fn forward_notifications(&self, url: &Secret<String>, shutdown: &CancellationToken) {
         let mut backoff = Backoff::new(5_000);
         while !shutdown.is_cancelled() {
-            match db::dedicated(&url).await {
+            match db::dedicated(url).await {
                 Ok((client, mut notifications)) => {
                     if let Err(e) = client.batch_execute("LISTEN order_views").await {
                         tracing::warn!(error = %e, "LISTEN order_views failed");
@@ -87,7 +124,7 @@ impl Watchers {
                 }
                 Err(e) => tracing::warn!(error = %e, "view notifications unavailable"),
             }
-            backoff.wait(&shutdown).await;
+            backoff.wait(shutdown).await;
         }
     }
 }
@@ -97,10 +134,11 @@ impl Drop for Waiter {
         let mut channels = self.watchers.channels.lock().expect("watchers lock");
         // This waiter's receiver is still alive here, so 1 means it was the last.
         if channels
+            .senders
             .get(&self.order_id)
             .is_some_and(|sender| sender.receiver_count() <= 1)
         {
-            channels.remove(&self.order_id);
+            channels.senders.remove(&self.order_id);
         }
     }
 }

@@ -113,6 +113,7 @@ where
 
 pub mod fixtures;
 pub mod proxy;
+pub mod services;
 pub mod stack;
 
 /// The sum of `group`'s committed offsets on `topic` and the sum of the partitions' ends. The

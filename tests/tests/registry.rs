@@ -30,7 +30,11 @@ async fn the_registry_accepts_the_kept_versions_and_rejects_a_breaking_change() 
         .unwrap();
     assert_eq!(config["compatibilityLevel"], "BACKWARD", "{config}");
 
-    let subject = format!("{}-{}", unique("evolution"), EventType::OrderPlaced.full_name());
+    let subject = format!(
+        "{}-{}",
+        unique("evolution"),
+        EventType::OrderPlaced.full_name()
+    );
     let mut ids = Vec::new();
     for (version, schema) in EventType::OrderPlaced.history().iter().enumerate() {
         let (status, body) = register(&env, &subject, schema).await;
@@ -47,7 +51,11 @@ async fn the_registry_accepts_the_kept_versions_and_rejects_a_breaking_change() 
         1,
     );
     let (status, body) = register(&env, &subject, &breaking).await;
-    assert_eq!(status, StatusCode::CONFLICT, "breaking change accepted: {body}");
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "breaking change accepted: {body}"
+    );
 
     let versions: Vec<u32> = reqwest::get(format!("{}/subjects/{subject}/versions", env.registry))
         .await

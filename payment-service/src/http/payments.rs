@@ -36,24 +36,56 @@ fn payment(row: &Row) -> Payment {
     }
 }
 
-fn unavailable(e: impl std::error::Error) -> Problem {
-    Problem::internal(&e)
+/// What can go wrong reading payments.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("database unavailable")]
+    Pool(#[from] platform::db::PoolError),
+    #[error("database query failed")]
+    Query(#[from] tokio_postgres::Error),
 }
 
-pub async fn get(pool: web::Data<Pool>, id: web::Path<String>) -> Result<HttpResponse, Problem> {
-    let payment_id: Uuid = id
-        .parse()
-        .map_err(|_| Problem::bad_request(format!("{id:?} is not a valid payment id (a UUID)")))?;
-    let client = pool.get().await.map_err(unavailable)?;
+/// The one place payment-service's read failures become HTTP answers.
+impl From<ReadError> for Problem {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Pool(_) => Problem::unavailable("the database is unavailable"),
+            other => Problem::internal(&other),
+        }
+    }
+}
+
+async fn find(pool: &Pool, payment_id: Uuid) -> Result<Option<Payment>, ReadError> {
+    let client = pool.get().await?;
     let row = client
         .query_opt(
             &format!("SELECT {COLUMNS} FROM payments WHERE payment_id = $1"),
             &[&payment_id],
         )
-        .await
-        .map_err(unavailable)?
+        .await?;
+    Ok(row.as_ref().map(payment))
+}
+
+async fn of_order(pool: &Pool, order_id: Uuid) -> Result<Vec<Payment>, ReadError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            &format!("SELECT {COLUMNS} FROM payments WHERE order_id = $1"),
+            &[&order_id],
+        )
+        .await?;
+    Ok(rows.iter().map(payment).collect())
+}
+
+pub async fn get(pool: web::Data<Pool>, id: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let raw = id.into_inner();
+    let payment_id: Uuid = raw
+        .parse()
+        .map_err(|_| Problem::bad_request(format!("{raw:?} is not a valid payment id (a UUID)")))?;
+    let payment = find(&pool, payment_id)
+        .await?
         .ok_or_else(|| Problem::not_found("no payment with this id"))?;
-    Ok(HttpResponse::Ok().json(payment(&row)))
+    Ok(HttpResponse::Ok().json(payment))
 }
 
 #[derive(Deserialize)]
@@ -76,13 +108,5 @@ pub async fn by_order(
                 "is required and must be a UUID",
             )])
         })?;
-    let client = pool.get().await.map_err(unavailable)?;
-    let rows = client
-        .query(
-            &format!("SELECT {COLUMNS} FROM payments WHERE order_id = $1"),
-            &[&order_id],
-        )
-        .await
-        .map_err(unavailable)?;
-    Ok(HttpResponse::Ok().json(rows.iter().map(payment).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(of_order(&pool, order_id).await?))
 }

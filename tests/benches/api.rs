@@ -1,0 +1,434 @@
+//! The REST API under load, beside baselines measured in the same run (issue 4's benchmark).
+//!
+//! `make bench`, or with the infra up: `cargo bench -p orderflow-tests --bench api`.
+//! Knobs: `BENCH_REPS` (3) runs of each figure, `BENCH_CLIENTS` (32) concurrent clients and
+//! `BENCH_SECS` (10) seconds per throughput run, `BENCH_E2E_RATE` (100) orders/s for
+//! `BENCH_E2E_SECS` (20) seconds per latency run.
+//!
+//! The three services run as release-build processes (see [`launcher`]) on fresh databases
+//! and a fresh Kafka namespace, with their default settings; the load generator (reqwest) and
+//! the baselines run in this process. Everything shares the machine's cores with PostgreSQL,
+//! Kafka and the registry, so the figures are of the whole stack on one box.
+//!
+//! # Phases
+//! 1. Warm-up: a few orders placed and followed to `SHIPMENT_SCHEDULED`, so schemas are
+//!    registered and every consumer group has joined.
+//! 2. End-to-end latency: orders placed at a steady rate; each is long-polled
+//!    (`If-None-Match` + `Prefer: wait=30`) until it reads `SHIPMENT_SCHEDULED`. Latency from
+//!    sending the POST to reading that status, and for a sample of the orders where it went
+//!    (see [`hops`]).
+//! 3. `GET /orders/{id}` throughput (orders of phase 2, no `If-None-Match`: 200 with the
+//!    view), beside the same load on a bare actix-web server.
+//! 4. `POST /orders` throughput, beside a bare actix-web `POST` and raw PostgreSQL writing the
+//!    same order row and outbox row in one transaction (prepared statements, a connection per
+//!    client), and the same without the outbox's NOTIFY trigger (PostgreSQL serializes the
+//!    commits of notifying transactions). After each run of the service the bench waits for
+//!    the flow to catch up (every
+//!    accepted order `SHIPMENT_SCHEDULED`) before the next measurement, and reports how fast
+//!    the three services worked through that backlog.
+//!
+//! Within each run the system and its baselines swap order every other run.
+
+#[path = "api/baseline.rs"]
+mod baseline;
+mod common;
+#[path = "api/cpu.rs"]
+mod cpu;
+#[path = "api/hops.rs"]
+mod hops;
+#[path = "api/launcher.rs"]
+mod launcher;
+#[path = "api/load.rs"]
+mod load;
+
+use baseline::{BareServer, RawPostgres};
+use common::{knob, median, Comparison};
+use cpu::{CpuMeter, Usage};
+use launcher::Stack;
+use load::{answered, closed_loop, http_client, order_body, Sample};
+use orderflow_tests::Env;
+use reqwest::{header, StatusCode};
+use std::{sync::Arc, time::Duration};
+use tokio::time::Instant;
+
+/// How long the flow may take to catch up after a POST run.
+const DRAIN_LIMIT: Duration = Duration::from_secs(600);
+/// Orders of the warm-up, placed one after the other.
+const WARM_UP_ORDERS: usize = 5;
+/// Orders per latency run whose events are read to see where the time went.
+const HOPS_SAMPLE: usize = 50;
+
+#[tokio::main]
+async fn main() {
+    let reps = knob("BENCH_REPS", 3) as usize;
+    let clients = knob("BENCH_CLIENTS", 32) as usize;
+    let secs = Duration::from_secs(knob("BENCH_SECS", 10));
+    let e2e_rate = knob("BENCH_E2E_RATE", 100);
+    let e2e_secs = Duration::from_secs(knob("BENCH_E2E_SECS", 20));
+    let env = Env::from_env();
+
+    println!("api bench: building the services (cargo build --release)");
+    let binaries = launcher::release_binaries();
+    let stack = Stack::start(env.clone(), &binaries).await;
+    println!(
+        "api bench: services up (namespace {}, logs in {})",
+        stack.namespace,
+        stack.log_dir.display()
+    );
+    let bare = BareServer::start();
+    let raw = RawPostgres::create(&env, true).await;
+    let raw_quiet = RawPostgres::create(&env, false).await;
+    let http = http_client(clients);
+    let order_base = stack.order.url("");
+    let processes = vec![
+        ("order-service", stack.order.pid()),
+        ("payment-service", stack.payment.pid()),
+        ("shipping-service", stack.shipping.pid()),
+        ("bench (load generator)", std::process::id()),
+    ];
+
+    // 1. Warm-up.
+    for i in 0..WARM_UP_ORDERS {
+        if let Err(e) = load::journey(http.clone(), order_base.as_str().into(), order_body(i)).await
+        {
+            panic!("warm-up order failed: {e}");
+        }
+    }
+
+    // 2. End-to-end latency at a steady rate.
+    let mut e2e_p50 = Vec::new();
+    let mut e2e_p99 = Vec::new();
+    let mut post_p50 = Vec::new();
+    let mut post_p99 = Vec::new();
+    let mut e2e_stages: [Vec<f64>; 7] = Default::default();
+    let reader = hops::Reader::new(&env.kafka);
+    let mut e2e_cpu = Vec::new();
+    let mut order_ids = Vec::new();
+    let mut failed = 0;
+    for rep in 0..reps {
+        let meter = CpuMeter::start(processes.clone());
+        let (journeys, failures, sending) =
+            load::open_loop(&http, &order_base, e2e_rate, e2e_secs).await;
+        let usage = meter.stop();
+        let scheduled = Sample::new(journeys.iter().map(|j| j.scheduled).collect(), 0, sending);
+        let accepted = Sample::new(journeys.iter().map(|j| j.accepted).collect(), 0, sending);
+        println!(
+            "e2e run {}/{reps}: {} orders in {:.1} s ({:.0}/s), {} failed; to SHIPMENT_SCHEDULED \
+             p50 {:.1} ms p99 {:.1} ms; POST p50 {:.2} ms p99 {:.2} ms",
+            rep + 1,
+            journeys.len() + failures.len(),
+            sending.as_secs_f64(),
+            (journeys.len() + failures.len()) as f64 / sending.as_secs_f64(),
+            failures.len(),
+            scheduled.quantile_ms(0.5),
+            scheduled.quantile_ms(0.99),
+            accepted.quantile_ms(0.5),
+            accepted.quantile_ms(0.99),
+        );
+        println!("    CPU: {}", usage.line());
+        e2e_cpu.push(usage);
+        for f in failures.iter().take(3) {
+            println!("    failure: {f}");
+        }
+        failed += failures.len();
+        // Where the time went, for an evenly spread sample of the orders.
+        let step = journeys.len().div_ceil(HOPS_SAMPLE).max(1);
+        let mut stages: [Vec<f64>; 7] = Default::default();
+        for journey in journeys.iter().step_by(step) {
+            match reader.hops(&http, &order_base, journey).await {
+                Ok(h) => {
+                    for (i, ms) in h.into_iter().enumerate() {
+                        stages[i].push(ms);
+                    }
+                }
+                Err(e) => println!("    no breakdown: {e}"),
+            }
+        }
+        let mut medians = Vec::new();
+        for (i, values) in stages.iter().enumerate() {
+            if !values.is_empty() {
+                e2e_stages[i].push(median(values));
+                medians.push(format!("{:.0}", median(values)));
+            }
+        }
+        println!(
+            "    stages (median ms of {} orders): {}",
+            stages[0].len(),
+            medians.join(" / ")
+        );
+        e2e_p50.push(scheduled.quantile_ms(0.5));
+        e2e_p99.push(scheduled.quantile_ms(0.99));
+        post_p50.push(accepted.quantile_ms(0.5));
+        post_p99.push(accepted.quantile_ms(0.99));
+        order_ids.extend(journeys.into_iter().map(|j| j.order_id));
+    }
+    assert!(!order_ids.is_empty(), "no order reached SHIPMENT_SCHEDULED");
+
+    // 3. GET /orders/{id}.
+    let order_ids: Arc<[String]> = order_ids.into();
+    let mut get = Comparison::new("GET /orders/{id}", "bare actix GET", "req/s");
+    let mut get_samples = Vec::new();
+    let mut bare_get_samples = Vec::new();
+    for rep in 0..reps {
+        let service = || get_load(&http, &order_base, &order_ids, clients, secs);
+        let bare_base = bare.url("");
+        let baseline = || get_load(&http, &bare_base, &order_ids, clients, secs);
+        let (s, b) = interleaved(rep, service, baseline).await;
+        println!(
+            "GET run {}/{reps}: service {}; bare {}",
+            rep + 1,
+            s.summary(),
+            b.summary()
+        );
+        get.measured.push(s.rate());
+        get.baseline.push(b.rate());
+        get_samples.push(s);
+        bare_get_samples.push(b);
+    }
+
+    // 4. POST /orders.
+    let mut post_bare = Comparison::new("POST /orders", "bare actix POST", "orders/s");
+    let mut post_raw = Comparison::new("POST /orders", "raw PostgreSQL tx", "orders/s");
+    let mut post_quiet = Comparison::new(
+        "POST /orders",
+        "raw PostgreSQL tx without the NOTIFY trigger",
+        "orders/s",
+    );
+    let mut post_samples = Vec::new();
+    let mut bare_post_samples = Vec::new();
+    let mut raw_samples = Vec::new();
+    let mut quiet_samples = Vec::new();
+    let mut post_cpu = Vec::new();
+    let mut drains = Vec::new();
+    let db = order_database(&stack).await;
+    for rep in 0..reps {
+        let service = || async {
+            let started = Instant::now();
+            let before = placed(&db).await;
+            let meter = CpuMeter::start(processes.clone());
+            let sample = post_load(&http, &order_base, clients, secs).await;
+            let usage = meter.stop();
+            let drain = drain(&db, started, placed(&db).await - before).await;
+            (sample, drain, usage)
+        };
+        let bare_base = bare.url("");
+        let baseline = || post_load(&http, &bare_base, clients, secs);
+        let ((s, d, usage), b) = interleaved(rep, service, baseline).await;
+        drains.push(d);
+        let r = raw_load(&raw, clients, secs).await;
+        let q = raw_load(&raw_quiet, clients, secs).await;
+        println!(
+            "POST run {}/{reps}: service {}; bare {}; raw PostgreSQL {}; without NOTIFY {}",
+            rep + 1,
+            s.summary(),
+            b.summary(),
+            r.summary(),
+            q.summary()
+        );
+        println!("    CPU during the service's run: {}", usage.line());
+        post_cpu.push(usage);
+        post_quiet.measured.push(s.rate());
+        post_quiet.baseline.push(q.rate());
+        quiet_samples.push(q);
+        post_bare.measured.push(s.rate());
+        post_bare.baseline.push(b.rate());
+        post_raw.measured.push(s.rate());
+        post_raw.baseline.push(r.rate());
+        post_samples.push(s);
+        bare_post_samples.push(b);
+        raw_samples.push(r);
+    }
+
+    println!();
+    println!(
+        "== api: {clients} clients x {} s per throughput run, {e2e_rate} orders/s x {} s per \
+         latency run, medians of {reps} runs ==",
+        secs.as_secs(),
+        e2e_secs.as_secs()
+    );
+    post_bare.print();
+    post_raw.print();
+    post_quiet.print();
+    print_latency("POST /orders latency", &post_samples);
+    print_latency("bare actix POST latency", &bare_post_samples);
+    print_latency("raw PostgreSQL tx latency", &raw_samples);
+    print_latency("raw PostgreSQL tx without NOTIFY latency", &quiet_samples);
+    println!(
+        "    CPU (% of one core) during POST /orders runs: {}",
+        Usage::median_of(&post_cpu)
+    );
+    get.print();
+    print_latency("GET /orders/{id} latency", &get_samples);
+    print_latency("bare actix GET latency", &bare_get_samples);
+    println!(
+        "POST -> SHIPMENT_SCHEDULED (long poll) at {e2e_rate}/s: p50 {:.1} ms  p99 {:.1} ms  \
+         ({failed} orders failed)",
+        median(&e2e_p50),
+        median(&e2e_p99)
+    );
+    println!(
+        "    CPU (% of one core) at {e2e_rate} orders/s: {}",
+        Usage::median_of(&e2e_cpu)
+    );
+    for (stage, values) in hops::STAGES.iter().zip(&e2e_stages) {
+        if !values.is_empty() {
+            println!("    {stage}: median {:.1} ms", median(values));
+        }
+    }
+    println!(
+        "POST /orders latency at {e2e_rate}/s: p50 {:.2} ms  p99 {:.2} ms",
+        median(&post_p50),
+        median(&post_p99)
+    );
+    for (rep, d) in drains.iter().enumerate() {
+        println!(
+            "flow after POST run {}: {} orders SHIPMENT_SCHEDULED {:.1} s after the load ended; \
+             {:.0} orders/s through all three services",
+            rep + 1,
+            d.orders,
+            d.after_load.as_secs_f64(),
+            d.orders as f64 / d.total.as_secs_f64()
+        );
+    }
+
+    drop(db);
+    bare.stop().await;
+    common::drop_database(&env, &raw.url).await;
+    common::drop_database(&env, &raw_quiet.url).await;
+    stack.stop().await;
+}
+
+/// Runs `service` and `baseline` one after the other, the baseline first every other run.
+async fn interleaved<S, B, SF, BF>(rep: usize, service: S, baseline: B) -> (SF::Output, BF::Output)
+where
+    S: FnOnce() -> SF,
+    B: FnOnce() -> BF,
+    SF: std::future::Future,
+    BF: std::future::Future,
+{
+    if rep.is_multiple_of(2) {
+        let s = service().await;
+        (s, baseline().await)
+    } else {
+        let b = baseline().await;
+        (service().await, b)
+    }
+}
+
+fn print_latency(label: &str, samples: &[Sample]) {
+    let p50: Vec<f64> = samples.iter().map(|s| s.quantile_ms(0.5)).collect();
+    let p99: Vec<f64> = samples.iter().map(|s| s.quantile_ms(0.99)).collect();
+    println!(
+        "    {label}: p50 {:.2} ms  p99 {:.2} ms",
+        median(&p50),
+        median(&p99)
+    );
+}
+
+async fn get_load(
+    http: &reqwest::Client,
+    base: &str,
+    ids: &Arc<[String]>,
+    clients: usize,
+    duration: Duration,
+) -> Sample {
+    let (http, base, ids) = (http.clone(), Arc::<str>::from(base), ids.clone());
+    closed_loop(clients, duration, move |client, request| {
+        // Clients walk the ids from different places, so they ask for different orders.
+        let id = &ids[(client * 7919 + request) % ids.len()];
+        answered(http.get(format!("{base}/orders/{id}")), StatusCode::OK)
+    })
+    .await
+}
+
+async fn post_load(
+    http: &reqwest::Client,
+    base: &str,
+    clients: usize,
+    duration: Duration,
+) -> Sample {
+    let (http, url) = (http.clone(), Arc::<str>::from(format!("{base}/orders")));
+    closed_loop(clients, duration, move |client, _| {
+        answered(
+            http.post(&*url)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(order_body(client)),
+            StatusCode::ACCEPTED,
+        )
+    })
+    .await
+}
+
+/// `clients` connections each writing orders back to back, as [`post_load`] on the service.
+async fn raw_load(raw: &RawPostgres, clients: usize, duration: Duration) -> Sample {
+    let mut writers = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        writers.push(Arc::new(tokio::sync::Mutex::new(raw.connect().await)));
+    }
+    let writers: Arc<[_]> = writers.into();
+    closed_loop(clients, duration, move |client, _| {
+        let writer = writers[client].clone();
+        async move {
+            let body: serde_json::Value =
+                serde_json::from_str(&order_body(client)).expect("order JSON");
+            writer.lock().await.place(&body).await
+        }
+    })
+    .await
+}
+
+/// A connection to the order-service's database, to see how far the flow got.
+async fn order_database(stack: &Stack) -> tokio_postgres::Client {
+    let (client, connection) =
+        tokio_postgres::connect(&stack.order_database, tokio_postgres::NoTls)
+            .await
+            .expect("order database reachable");
+    tokio::spawn(connection);
+    client
+}
+
+/// Orders accepted so far.
+async fn placed(db: &tokio_postgres::Client) -> i64 {
+    db.query_one("SELECT count(*) FROM orders", &[])
+        .await
+        .expect("orders counted")
+        .get(0)
+}
+
+/// How the flow caught up after a POST run.
+struct Drain {
+    orders: i64,
+    /// From the end of the load until every order was `SHIPMENT_SCHEDULED`.
+    after_load: Duration,
+    /// From the start of the load until then.
+    total: Duration,
+}
+
+/// Waits until no accepted order is short of `SHIPMENT_SCHEDULED` (at most [`DRAIN_LIMIT`]).
+async fn drain(db: &tokio_postgres::Client, started: Instant, orders: i64) -> Drain {
+    let load_ended = Instant::now();
+    loop {
+        let behind: i64 = db
+            .query_one(
+                "SELECT count(*) FROM orders o LEFT JOIN order_views v USING (order_id)
+                 WHERE v.status IS DISTINCT FROM 'SHIPMENT_SCHEDULED'",
+                &[],
+            )
+            .await
+            .expect("progress counted")
+            .get(0);
+        if behind == 0 {
+            break;
+        }
+        assert!(
+            load_ended.elapsed() < DRAIN_LIMIT,
+            "{behind} orders still short of SHIPMENT_SCHEDULED {DRAIN_LIMIT:?} after the load"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Drain {
+        orders,
+        after_load: load_ended.elapsed(),
+        total: started.elapsed(),
+    }
+}

@@ -1,0 +1,713 @@
+//! The three service binaries as real processes, for end-to-end tests.
+//!
+//! [`Services::start`] gives a test its own Kafka namespace (topics and consumer groups), one
+//! fresh database per service and free ports, starts `order-service`, `payment-service` and
+//! `shipping-service` from the build's `debug` folder (`make test` builds them first), and
+//! returns once each answers `GET /health/ready` with 200. The test then drives them only through
+//! REST and Kafka. Dropping [`Services`] kills the processes; when the test failed, the tail of
+//! each service's log is printed.
+
+use crate::{fixtures::Isolated, wait_until, Env};
+use reqwest::{header, Response, StatusCode};
+use serde_json::Value;
+use std::{
+    fs,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+use tokio::time::Instant;
+use uuid::Uuid;
+
+/// The consumer groups of the three services; each needs its `<ns><group>.dlq` topic.
+pub const GROUPS: [&str; 4] = [
+    "order-status-projector",
+    "order-service",
+    "payment-service",
+    "shipping-service",
+];
+
+/// How long a service may take to become ready or to stop on a loaded 2-core machine.
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+const STOP_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    Order,
+    Payment,
+    Shipping,
+}
+
+impl Service {
+    pub const ALL: [Service; 3] = [Service::Order, Service::Payment, Service::Shipping];
+
+    pub fn binary(self) -> &'static str {
+        match self {
+            Service::Order => "order-service",
+            Service::Payment => "payment-service",
+            Service::Shipping => "shipping-service",
+        }
+    }
+
+    /// The service's own settings prefix.
+    fn prefix(self) -> &'static str {
+        match self {
+            Service::Order => "ORDER",
+            Service::Payment => "PAYMENT",
+            Service::Shipping => "SHIPPING",
+        }
+    }
+}
+
+/// What a test may change about the services it starts.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// `PAYMENT_LIMIT_CENTS`; the service default (1000000) when `None`.
+    pub payment_limit_cents: Option<i64>,
+    /// `RUST_LOG` of the services. Below `info` the platform drops the trace context (see
+    /// the trace tests), so tests of tracing ask for `info`.
+    pub rust_log: String,
+    /// More environment for every service, e.g. `ORDER__HTTP__SHUTDOWN_TIMEOUT_SECS`; it wins
+    /// over the harness's own settings.
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            payment_limit_cents: None,
+            rust_log: "warn".into(),
+            env: Vec::new(),
+        }
+    }
+}
+
+/// One service process, with what it takes to start it again the same way.
+struct Process {
+    service: Service,
+    port: u16,
+    env: Vec<(String, String)>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Process {
+    fn spawn(&mut self) {
+        assert!(
+            self.child.is_none(),
+            "{} already runs",
+            self.service.binary()
+        );
+        let binary = binary_path(self.service.binary());
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("service log file opens");
+        let child = Command::new(&binary)
+            // Only what the test sets: a developer's ORDER__* or OTEL_* must not leak in.
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log handle"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} could not be started: {e}", binary.display()));
+        self.child = Some(child);
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn log_tail(&self, lines: usize) -> String {
+        let text = fs::read_to_string(&self.log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+/// The path of a workspace binary beside the running test executable:
+/// `<target>/debug/deps/<test>` → `<target>/debug/<name>`.
+fn binary_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let debug = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test executable lives in <target>/<profile>/deps");
+    let path = debug.join(name);
+    assert!(
+        path.exists(),
+        "{} does not exist: run `cargo build --workspace --bins` first (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// One instance of a service started by [`Services::start_replica`].
+#[derive(Clone, Copy, Debug)]
+pub struct Replica(usize);
+
+/// The three services of one test, with their namespace and databases.
+pub struct Services {
+    /// The namespace (topics `<ns>orders`, ...) and the stack it lives on.
+    pub iso: Isolated,
+    pub http: reqwest::Client,
+    processes: Vec<Process>,
+    /// The services' databases, dropped at the end of a passed test.
+    databases: Vec<String>,
+}
+
+impl Services {
+    /// Starts the three services on the default stack with default options.
+    pub async fn start() -> Self {
+        Self::start_with(Env::from_env(), Options::default()).await
+    }
+
+    /// Starts the three services against `env` (e.g. a second stack's Kafka).
+    pub async fn start_with(env: Env, options: Options) -> Self {
+        let iso = Isolated::new(env, &GROUPS).await;
+        let log_dir = std::env::temp_dir()
+            .join("orderflow-e2e")
+            .join(iso.namespace.trim_end_matches('.'));
+        fs::create_dir_all(&log_dir).expect("log folder created");
+        let mut processes = Vec::new();
+        let mut databases = Vec::new();
+        for service in Service::ALL {
+            // order-service gets the namespace's database; the others fresh ones of their own.
+            let database_url = match service {
+                Service::Order => iso.database_url.clone(),
+                _ => iso.env.fresh_database().await,
+            };
+            databases.push(database_url.clone());
+            let port = free_port();
+            let p = service.prefix();
+            let mut env = vec![
+                (format!("{p}__DATABASE__URL"), database_url),
+                (format!("{p}__DATABASE__POOL_SIZE"), "8".into()),
+                (format!("{p}__HTTP__HOST"), "127.0.0.1".into()),
+                (format!("{p}__HTTP__PORT"), port.to_string()),
+                (
+                    "ORDERFLOW__KAFKA__BOOTSTRAP_SERVERS".into(),
+                    iso.env.kafka.clone(),
+                ),
+                ("ORDERFLOW__KAFKA__NAMESPACE".into(), iso.namespace.clone()),
+                ("ORDERFLOW__REGISTRY__URL".into(), iso.env.registry.clone()),
+                // Fast recovery after an outage; tests wait for it.
+                ("ORDERFLOW__RELAY__POLL_INTERVAL_MS".into(), "200".into()),
+                ("ORDERFLOW__RELAY__LEADER_RETRY_MS".into(), "200".into()),
+                ("ORDERFLOW__RELAY__BACKOFF_MAX_MS".into(), "1000".into()),
+                ("ORDERFLOW__CONSUMER__BACKOFF_MAX_MS".into(), "1000".into()),
+                ("RUST_LOG".into(), options.rust_log.clone()),
+                ("NO_COLOR".into(), "1".into()),
+            ];
+            if let (Service::Payment, Some(limit)) = (service, options.payment_limit_cents) {
+                env.push(("PAYMENT_LIMIT_CENTS".into(), limit.to_string()));
+            }
+            env.extend(options.env.iter().cloned());
+            processes.push(Process {
+                service,
+                port,
+                env,
+                log: log_dir.join(format!("{}.log", service.binary())),
+                child: None,
+            });
+        }
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(Duration::from_secs(90))
+            // Below actix's keep-alive (5 s), so an idle connection is never reused just as
+            // the server closes it.
+            .pool_idle_timeout(Duration::from_secs(2))
+            .build()
+            .expect("HTTP client");
+        let mut services = Services {
+            iso,
+            http,
+            processes,
+            databases,
+        };
+        for service in Service::ALL {
+            services.process(service).spawn();
+        }
+        for service in Service::ALL {
+            services.wait_ready(service as usize).await;
+        }
+        services
+    }
+
+    /// The first instance of `service` (the ones [`Services::start_with`] starts come first).
+    fn process(&mut self, service: Service) -> &mut Process {
+        &mut self.processes[service as usize]
+    }
+
+    /// `http://127.0.0.1:<port><path>` of `service`.
+    pub fn url(&self, service: Service, path: &str) -> String {
+        self.replica_url(Replica(service as usize), path)
+    }
+
+    /// Starts another instance of `service`: same database, namespace and consumer groups,
+    /// its own port. Returns once it is ready.
+    pub async fn start_replica(&mut self, service: Service) -> Replica {
+        let first = &self.processes[service as usize];
+        let port = free_port();
+        let port_key = format!("{}__HTTP__PORT", service.prefix());
+        let env = first
+            .env
+            .iter()
+            .map(|(k, v)| {
+                let v = if *k == port_key {
+                    port.to_string()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        let index = self.processes.len();
+        let log = first
+            .log
+            .with_file_name(format!("{}-{index}.log", service.binary()));
+        let mut process = Process {
+            service,
+            port,
+            env,
+            log,
+            child: None,
+        };
+        process.spawn();
+        self.processes.push(process);
+        self.wait_ready(index).await;
+        Replica(index)
+    }
+
+    /// `http://127.0.0.1:<port><path>` of a replica.
+    pub fn replica_url(&self, replica: Replica, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.processes[replica.0].port)
+    }
+
+    pub fn topic(&self, topic: schemas::Topic) -> String {
+        self.iso.topic(topic)
+    }
+
+    /// How many events of each type (short name, e.g. `OrderPlaced`) each order (the message
+    /// key) has on `topic` now.
+    pub async fn event_counts(
+        &self,
+        topic: schemas::Topic,
+    ) -> std::collections::HashMap<(String, String), usize> {
+        let mut counts = std::collections::HashMap::new();
+        for m in all_messages(&self.iso.env, &self.topic(topic)).await {
+            use rdkafka::Message;
+            let key = String::from_utf8_lossy(m.key().expect("every event has a key")).into_owned();
+            let event_type = platform::consumer::header_map(&m)
+                .remove("event_type")
+                .expect("every event has an event_type header");
+            let short = event_type.rsplit('.').next().unwrap_or_default().to_owned();
+            *counts.entry((key, short)).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Asserts that no consumer group dead-lettered anything: in a healthy flow every event
+    /// is one its consumers can apply.
+    pub async fn assert_no_dead_letters(&self) {
+        for group in GROUPS {
+            let topic = format!("{}{group}.dlq", self.iso.namespace);
+            let dead = all_messages(&self.iso.env, &topic).await;
+            let reasons: Vec<_> = dead
+                .iter()
+                .map(|m| platform::consumer::header_map(m).remove("dlq.error.message"))
+                .collect();
+            assert!(dead.is_empty(), "{topic} holds {reasons:?}");
+        }
+    }
+
+    async fn wait_ready(&mut self, index: usize) {
+        let url = self.replica_url(Replica(index), "/health/ready");
+        let http = self.http.clone();
+        let process = &mut self.processes[index];
+        let service = process.service;
+        let what = format!("{} to be ready", service.binary());
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = process.child.as_mut().and_then(|c| c.try_wait().ok()?) {
+                panic!(
+                    "{} exited with {status} before it was ready:\n{}",
+                    service.binary(),
+                    process.log_tail(40)
+                );
+            }
+            let ready = http
+                .get(&url)
+                .timeout(Duration::from_secs(5))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == StatusCode::OK);
+            if ready {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {START_TIMEOUT:?} waiting for {what}:\n{}",
+                process.log_tail(40)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops `service` gracefully (SIGTERM) and waits until the process has exited.
+    pub async fn stop(&mut self, service: Service) {
+        let process = self.process(service);
+        let mut child = process.child.take().expect("the service runs");
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "SIGTERM to {} failed", service.binary());
+        wait_until(
+            STOP_TIMEOUT,
+            &format!("{} to exit after SIGTERM", service.binary()),
+            || {
+                let done = child.try_wait().expect("child status").map(|_| ());
+                async move { done }
+            },
+        )
+        .await;
+    }
+
+    /// Starts a stopped `service` again with the same settings and port, and waits until ready.
+    pub async fn restart(&mut self, service: Service) {
+        self.process(service).spawn();
+        self.wait_ready(service as usize).await;
+    }
+
+    // --- REST helpers -------------------------------------------------------------------------
+
+    /// `POST /orders` with `body` and optional extra headers; the raw response.
+    pub async fn post_order(&self, body: &Value, headers: &[(&str, &str)]) -> Response {
+        let mut request = self
+            .http
+            .post(self.url(Service::Order, "/orders"))
+            .json(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.expect("POST /orders answers")
+    }
+
+    /// Places a valid order (202 asserted) and returns its representation.
+    pub async fn place(&self, body: &Value) -> Value {
+        let response = self.post_order(body, &[]).await;
+        expect_json(response, StatusCode::ACCEPTED).await
+    }
+
+    /// `GET /orders/{id}` expecting 200; the representation.
+    pub async fn order(&self, order_id: &str) -> Value {
+        let response = self
+            .http
+            .get(self.url(Service::Order, &format!("/orders/{order_id}")))
+            .send()
+            .await
+            .expect("GET /orders/{id} answers");
+        expect_json(response, StatusCode::OK).await
+    }
+
+    /// Long-polls `GET /orders/{id}` until `done` holds for the representation, or fails after
+    /// `timeout` showing the last one seen.
+    pub async fn wait_for_order(
+        &self,
+        order_id: &str,
+        timeout: Duration,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        let url = self.url(Service::Order, &format!("/orders/{order_id}"));
+        let mut etag: Option<String> = None;
+        let mut last = Value::Null;
+        loop {
+            let mut request = self.http.get(&url);
+            if let Some(tag) = &etag {
+                request = request
+                    .header(header::IF_NONE_MATCH, tag)
+                    .header("Prefer", "wait=5");
+            }
+            let response = request.send().await.expect("GET /orders/{id} answers");
+            match response.status() {
+                StatusCode::OK => {
+                    etag = response
+                        .headers()
+                        .get(header::ETAG)
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    last = response.json().await.expect("order JSON");
+                    if done(&last) {
+                        return last;
+                    }
+                }
+                StatusCode::NOT_MODIFIED => {}
+                other => panic!("GET {url} answered {other}"),
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out after {timeout:?} waiting for order {order_id} to be {what}; last seen: {last:#}"
+            );
+        }
+    }
+
+    /// Waits until the order shows `status`. Other parts of the view may still lag: the
+    /// projector applies the events of different topics in any order.
+    pub async fn wait_for_status(&self, order_id: &str, status: &str) -> Value {
+        self.wait_for_order(order_id, Duration::from_secs(120), status, |o| {
+            o["status"] == status
+        })
+        .await
+    }
+
+    /// Waits until the order shows `status` with exactly `events` events applied (its
+    /// version), i.e. the whole view has caught up with the flow so far.
+    pub async fn wait_for_settled(&self, order_id: &str, status: &str, events: u64) -> Value {
+        let what = format!("{status} with {events} events applied");
+        self.wait_for_order(order_id, Duration::from_secs(120), &what, |o| {
+            o["status"] == status && o["version"] == events
+        })
+        .await
+    }
+
+    /// Waits until the order is SHIPMENT_SCHEDULED with its three events (placed, authorized,
+    /// scheduled) applied. The status alone can show SHIPMENT_SCHEDULED before the payment is
+    /// in the view.
+    pub async fn wait_until_scheduled(&self, order_id: &str) -> Value {
+        self.wait_for_settled(order_id, "SHIPMENT_SCHEDULED", 3)
+            .await
+    }
+
+    /// `GET /payments?order_id=` expecting 200; the list.
+    pub async fn payments_of(&self, order_id: &str) -> Vec<Value> {
+        let response = self
+            .http
+            .get(self.url(Service::Payment, &format!("/payments?order_id={order_id}")))
+            .send()
+            .await
+            .expect("GET /payments answers");
+        serde_json::from_value(expect_json(response, StatusCode::OK).await).expect("a list")
+    }
+
+    /// `GET /shipments?order_id=` expecting 200; the list.
+    pub async fn shipments_of(&self, order_id: &str) -> Vec<Value> {
+        let response = self
+            .http
+            .get(self.url(
+                Service::Shipping,
+                &format!("/shipments?order_id={order_id}"),
+            ))
+            .send()
+            .await
+            .expect("GET /shipments answers");
+        serde_json::from_value(expect_json(response, StatusCode::OK).await).expect("a list")
+    }
+
+    /// `POST /shipments/{id}/<action>` (dispatch or deliver); the raw response.
+    pub async fn shipment_action(&self, shipment_id: &str, action: &str) -> Response {
+        self.http
+            .post(self.url(
+                Service::Shipping,
+                &format!("/shipments/{shipment_id}/{action}"),
+            ))
+            .send()
+            .await
+            .expect("POST /shipments/{id}/<action> answers")
+    }
+
+    /// `POST /orders/{id}/cancel`; the raw response.
+    pub async fn cancel(&self, order_id: &str) -> Response {
+        self.http
+            .post(self.url(Service::Order, &format!("/orders/{order_id}/cancel")))
+            .send()
+            .await
+            .expect("POST /orders/{id}/cancel answers")
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        let panicking = std::thread::panicking();
+        for process in &mut self.processes {
+            if panicking {
+                let state = match process.child.as_mut().map(Child::try_wait) {
+                    None => "stopped by the test".to_owned(),
+                    Some(Ok(None)) => "running".to_owned(),
+                    Some(Ok(Some(status))) => format!("exited: {status}"),
+                    Some(Err(e)) => format!("unknown: {e}"),
+                };
+                eprintln!(
+                    "----- {} ({state}), last lines of {} -----\n{}",
+                    process.service.binary(),
+                    process.log.display(),
+                    process.log_tail(60)
+                );
+            }
+            process.kill();
+        }
+        // A failed test's databases stay for inspection.
+        let databases = if panicking {
+            Vec::new()
+        } else {
+            self.databases.clone()
+        };
+        let (env, namespace) = (self.iso.env.clone(), self.iso.namespace.clone());
+        // Drop cannot await; the cleanup gets a thread and a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("cleanup runtime")
+                .block_on(async {
+                    let cleaned = clean_up(env, namespace, databases);
+                    let _ = tokio::time::timeout(Duration::from_secs(30), cleaned).await;
+                });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Removes what a test leaves outside its processes: the registry subjects of its namespace
+/// (every namespace registers its own, and the registry lists at most 1000 subjects) and its
+/// databases. Best effort: a failure here must not fail the test.
+async fn clean_up(env: Env, namespace: String, databases: Vec<String>) {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("HTTP client");
+    for event_type in schemas::EventType::ALL {
+        let subject = format!(
+            "{}/subjects/{namespace}{}-{}",
+            env.registry.trim_end_matches('/'),
+            event_type.topic().name(),
+            event_type.full_name()
+        );
+        // Soft delete first: the registry deletes permanently only what is soft-deleted.
+        for url in [subject.clone(), format!("{subject}?permanent=true")] {
+            let _ = http.delete(url).send().await;
+        }
+    }
+    if databases.is_empty() {
+        return;
+    }
+    let Ok((client, connection)) =
+        tokio_postgres::connect(&env.admin_database_url, tokio_postgres::NoTls).await
+    else {
+        return;
+    };
+    tokio::spawn(connection);
+    for url in databases {
+        if let Some((_, name)) = url.rsplit_once('/') {
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
+/// A small valid order of `customer_id` totalling `total_cents` (one item).
+pub fn order_body(customer_id: &str, total_cents: i64) -> Value {
+    serde_json::json!({
+        "customer_id": customer_id,
+        "currency": "EUR",
+        "items": [{"sku": "sku-1", "quantity": 1, "unit_price_cents": total_cents}],
+    })
+}
+
+/// A fresh customer id, so a test's orders can be listed apart from any other's.
+pub fn customer() -> String {
+    format!("c-{}", Uuid::new_v4().simple())
+}
+
+/// Asserts the status and returns the JSON body.
+pub async fn expect_json(response: Response, status: StatusCode) -> Value {
+    let url = response.url().clone();
+    let actual = response.status();
+    let text = response.text().await.expect("response body");
+    assert_eq!(actual, status, "{url} answered {actual}: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{url} answered non-JSON ({e}): {text}"))
+}
+
+/// Asserts an RFC 9457 problem with `status`: the media type and the four members. Returns
+/// the problem.
+pub async fn expect_problem(response: Response, status: StatusCode) -> Value {
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let url = response.url().clone();
+    let problem = expect_json(response, status).await;
+    assert_eq!(
+        content_type, "application/problem+json",
+        "{url}: media type of {problem}"
+    );
+    assert!(
+        problem["type"].is_string(),
+        "problem without type: {problem}"
+    );
+    assert!(
+        problem["title"].is_string(),
+        "problem without title: {problem}"
+    );
+    assert!(
+        problem["detail"].is_string(),
+        "problem without detail: {problem}"
+    );
+    assert_eq!(problem["status"], status.as_u16(), "{problem}");
+    // Never internals: no Rust wrappers, error structs or crate names.
+    let text = problem.to_string();
+    for internal in [
+        "Path(", "Query(", "Json(", "Error {", "Some(", "postgres", "deadpool", "rdkafka",
+        "panicked", ".rs:",
+    ] {
+        assert!(!text.contains(internal), "{url}: {internal:?} in {problem}");
+    }
+    problem
+}
+
+/// Every message on `topic` now: as many as the partitions' ends add up to.
+pub async fn all_messages(env: &Env, topic: &str) -> Vec<rdkafka::message::OwnedMessage> {
+    let (env_, topic_) = (env.clone(), topic.to_owned());
+    let (_, end) = tokio::task::spawn_blocking(move || {
+        crate::group_progress(&env_, &crate::unique("count"), &topic_)
+    })
+    .await
+    .expect("watermarks read");
+    let messages = crate::read_topic(env, topic, end as usize, Duration::from_secs(60)).await;
+    assert_eq!(
+        messages.len(),
+        end as usize,
+        "{topic}: not every message could be read"
+    );
+    messages
+}
+
+/// The `ETag` of a response.
+pub fn etag(response: &Response) -> String {
+    response
+        .headers()
+        .get(header::ETAG)
+        .and_then(|v| v.to_str().ok())
+        .expect("response has an ETag")
+        .to_owned()
+}

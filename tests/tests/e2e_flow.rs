@@ -1,0 +1,408 @@
+//! The order flow end to end, through the three service processes: the happy path, a declined
+//! payment, a cancellation, and the trace context that follows an order across all of them.
+
+use futures::{stream, StreamExt};
+use orderflow_tests::{
+    services::{all_messages, customer, expect_json, order_body, Options, Service, Services},
+    Env,
+};
+use platform::consumer::header_map;
+use rdkafka::Message;
+use reqwest::StatusCode;
+use schemas::Topic;
+use serde_json::Value;
+use std::{collections::HashMap, time::Duration};
+
+#[tokio::test]
+async fn an_order_goes_from_placed_to_delivered() {
+    let services = Services::start().await;
+    let placed = services.place(&order_body(&customer(), 4_200)).await;
+    assert_eq!(placed["status"], "PENDING");
+    let order_id = placed["order_id"].as_str().unwrap().to_owned();
+
+    let scheduled = services.wait_until_scheduled(&order_id).await;
+    assert_eq!(scheduled["payment"]["status"], "AUTHORIZED");
+    assert_eq!(scheduled["payment"]["amount_cents"], 4_200);
+    assert_eq!(scheduled["shipment"]["status"], "SCHEDULED");
+    let shipment_id = scheduled["shipment"]["shipment_id"].as_str().unwrap();
+
+    let dispatched = expect_json(
+        services.shipment_action(shipment_id, "dispatch").await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(dispatched["status"], "DISPATCHED");
+    services.wait_for_status(&order_id, "SHIPPED").await;
+    let delivered = expect_json(
+        services.shipment_action(shipment_id, "deliver").await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(delivered["status"], "DELIVERED");
+
+    // Placed, authorized, scheduled, dispatched, delivered: one version per event.
+    let order = services.wait_for_settled(&order_id, "DELIVERED", 5).await;
+    assert_eq!(order["shipment"]["status"], "DELIVERED");
+    assert_eq!(order["payment"]["status"], "AUTHORIZED");
+    assert_eq!(order["cancellation_reason"], Value::Null);
+
+    let payments = services.payments_of(&order_id).await;
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    assert_eq!(payments[0]["status"], "AUTHORIZED");
+    assert_eq!(payments[0]["amount_cents"], 4_200);
+    assert_eq!(payments[0]["currency"], "EUR");
+    assert_eq!(payments[0]["order_id"], order_id.as_str());
+    let payment_id = order["payment"]["payment_id"].as_str().unwrap();
+    let path = format!("/payments/{payment_id}");
+    let response = services
+        .http
+        .get(services.url(Service::Payment, &path))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect_json(response, StatusCode::OK).await, payments[0]);
+
+    let path = format!("/shipments/{shipment_id}");
+    let response = services
+        .http
+        .get(services.url(Service::Shipping, &path))
+        .send()
+        .await
+        .unwrap();
+    let shipment = expect_json(response, StatusCode::OK).await;
+    assert_eq!(shipment["status"], "DELIVERED");
+    assert_eq!(shipment["order_id"], order_id.as_str());
+    assert_eq!(services.shipments_of(&order_id).await, [shipment]);
+}
+
+#[tokio::test]
+async fn a_payment_above_the_limit_is_declined_and_the_order_cancelled() {
+    let services = Services::start_with(
+        Env::from_env(),
+        Options {
+            payment_limit_cents: Some(10_000),
+            ..Options::default()
+        },
+    )
+    .await;
+    let placed = services.place(&order_body(&customer(), 10_001)).await;
+    let order_id = placed["order_id"].as_str().unwrap().to_owned();
+
+    let order = services
+        .wait_for_order(
+            &order_id,
+            Duration::from_secs(120),
+            "cancelled with the decline applied",
+            |o| o["status"] == "CANCELLED" && o["payment"]["status"] == "DECLINED",
+        )
+        .await;
+    assert_eq!(order["cancellation_reason"], "PAYMENT_DECLINED");
+    assert_eq!(order["payment"]["decline_reason"], "LIMIT_EXCEEDED");
+
+    let payments = services.payments_of(&order_id).await;
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    assert_eq!(payments[0]["status"], "DECLINED");
+    assert_eq!(payments[0]["decline_reason"], "LIMIT_EXCEEDED");
+    assert_eq!(payments[0]["amount_cents"], 10_001);
+
+    // Shipping has applied the cancellation (the shipping events reach the order's view only
+    // through the topic, so ask shipping itself): no shipment, ever.
+    assert_eq!(order["shipment"], Value::Null);
+    assert!(services.shipments_of(&order_id).await.is_empty());
+}
+
+/// Places an order and at once asks twice to cancel it; checks the consistent end state.
+async fn place_and_cancel(services: &Services, total_cents: i64) -> String {
+    let placed = services.place(&order_body(&customer(), total_cents)).await;
+    let order_id = placed["order_id"].as_str().unwrap().to_owned();
+    let (first, second) = tokio::join!(services.cancel(&order_id), services.cancel(&order_id));
+    for accepted in [first, second] {
+        let accepted = expect_json(accepted, StatusCode::ACCEPTED).await;
+        assert_eq!(accepted["order_id"], order_id.as_str());
+    }
+
+    // The payment was authorized (OrderPlaced comes first on its partition), so the consistent
+    // end is: cancelled by the customer, payment refunded.
+    services
+        .wait_for_order(
+            &order_id,
+            Duration::from_secs(120),
+            "cancelled and refunded",
+            |o| o["status"] == "CANCELLED" && o["payment"]["status"] == "REFUNDED",
+        )
+        .await;
+    let payments = services.payments_of(&order_id).await;
+    assert_eq!(payments.len(), 1, "{payments:?}");
+    assert_eq!(payments[0]["status"], "REFUNDED");
+
+    // Shipping accepted the cancellation before the refund existed, so nothing can be
+    // scheduled any more: no shipment, or a cancelled one.
+    let shipments = services.shipments_of(&order_id).await;
+    assert!(
+        shipments.len() <= 1 && shipments.iter().all(|s| s["status"] == "CANCELLED"),
+        "{shipments:?}"
+    );
+    // The view, once it has every event: placed, authorized, cancellation requested and
+    // accepted, cancelled, refunded; plus scheduled and shipment cancelled if there was one.
+    let events = if shipments.is_empty() { 6 } else { 8 };
+    let order = services
+        .wait_for_settled(&order_id, "CANCELLED", events)
+        .await;
+    assert_eq!(order["cancellation_reason"], "CUSTOMER_REQUEST");
+    assert_eq!(order["payment"]["status"], "REFUNDED");
+    match shipments.first() {
+        None => assert_eq!(order["shipment"], Value::Null, "{order:#}"),
+        Some(shipment) => {
+            assert_eq!(order["shipment"]["shipment_id"], shipment["shipment_id"]);
+            assert_eq!(order["shipment"]["status"], "CANCELLED", "{order:#}");
+        }
+    }
+
+    // Cancelling again is idempotent.
+    let again = services.cancel(&order_id).await;
+    let status = again.status();
+    assert!(
+        matches!(status, StatusCode::OK | StatusCode::ACCEPTED),
+        "second cancel answered {status}"
+    );
+    assert_eq!(expect_json(again, status).await["status"], "CANCELLED");
+    order_id
+}
+
+#[tokio::test]
+async fn orders_cancelled_right_after_placing_end_refunded_without_a_shipment() {
+    let services = Services::start().await;
+    // Several at once, so the cancellations meet the payments and shipments at different
+    // points of their way.
+    let ids: Vec<String> = stream::iter(0..10)
+        .map(|i| place_and_cancel(&services, 2_500 + i))
+        .buffer_unordered(10)
+        .collect()
+        .await;
+    services.assert_no_dead_letters().await;
+
+    // Each request, repeated or not, had its effect once.
+    let orders = services.event_counts(Topic::Orders).await;
+    let payments = services.event_counts(Topic::Payments).await;
+    for order_id in &ids {
+        let count = |counts: &HashMap<(String, String), usize>, event: &str| {
+            counts
+                .get(&(order_id.clone(), event.to_owned()))
+                .copied()
+                .unwrap_or(0)
+        };
+        for event in [
+            "OrderPlaced",
+            "OrderCancellationRequested",
+            "OrderCancelled",
+        ] {
+            assert_eq!(count(&orders, event), 1, "{event} of {order_id}");
+        }
+        for event in ["PaymentAuthorized", "PaymentRefunded"] {
+            assert_eq!(count(&payments, event), 1, "{event} of {order_id}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cancellation_racing_a_dispatch_ends_one_way_or_the_other() {
+    let services = Services::start().await;
+    let customer = customer();
+    stream::iter(0..8)
+        .for_each_concurrent(8, |i| {
+            let services = &services;
+            let body = order_body(&customer, 500 + i);
+            async move {
+                let placed = services.place(&body).await;
+                let order_id = placed["order_id"].as_str().unwrap().to_owned();
+                let order = services.wait_until_scheduled(&order_id).await;
+                let shipment_id = order["shipment"]["shipment_id"].as_str().unwrap();
+                let (cancel, dispatch) = tokio::join!(
+                    services.cancel(&order_id),
+                    services.shipment_action(shipment_id, "dispatch")
+                );
+                // The view does not show a dispatch yet, so the request is taken; shipping
+                // decides.
+                assert_eq!(cancel.status(), StatusCode::ACCEPTED);
+                let dispatched = match dispatch.status() {
+                    StatusCode::ACCEPTED => true,
+                    StatusCode::CONFLICT => false,
+                    other => panic!("dispatch answered {other}"),
+                };
+                // Every event of either outcome applied: placed, authorized, scheduled,
+                // cancellation requested, then dispatched + rejected, or shipment cancelled +
+                // accepted + order cancelled + refunded.
+                let order = services
+                    .wait_for_order(&order_id, Duration::from_secs(120), "settled", |o| {
+                        (o["status"] == "SHIPPED" && o["version"] == 6)
+                            || (o["status"] == "CANCELLED" && o["version"] == 8)
+                    })
+                    .await;
+                let shipments = services.shipments_of(&order_id).await;
+                let payments = services.payments_of(&order_id).await;
+                assert_eq!((shipments.len(), payments.len()), (1, 1), "{order:#}");
+                if dispatched {
+                    assert_eq!(order["status"], "SHIPPED", "{order:#}");
+                    assert_eq!(order["cancellation_reason"], Value::Null);
+                    assert_eq!(order["payment"]["status"], "AUTHORIZED");
+                    assert_eq!(shipments[0]["status"], "DISPATCHED");
+                    assert_eq!(payments[0]["status"], "AUTHORIZED");
+                } else {
+                    assert_eq!(order["status"], "CANCELLED", "{order:#}");
+                    assert_eq!(order["cancellation_reason"], "CUSTOMER_REQUEST");
+                    assert_eq!(order["payment"]["status"], "REFUNDED");
+                    assert_eq!(order["shipment"]["status"], "CANCELLED");
+                    assert_eq!(shipments[0]["status"], "CANCELLED");
+                    assert_eq!(payments[0]["status"], "REFUNDED");
+                }
+            }
+        })
+        .await;
+    services.assert_no_dead_letters().await;
+}
+
+/// A W3C `traceparent` of a fresh trace, and its trace id.
+fn new_trace() -> (String, String) {
+    let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    (format!("00-{trace_id}-00f067aa0ba902b7-01"), trace_id)
+}
+
+/// The trace id in each message's `traceparent` header, by event type (short name), for all
+/// three topics of the test's namespace, which only `order_id`'s events are on.
+async fn trace_ids_by_event(services: &Services, order_id: &str) -> Vec<(String, Option<String>)> {
+    let mut seen = Vec::new();
+    for topic in [Topic::Orders, Topic::Payments, Topic::Shipments] {
+        for m in all_messages(&services.iso.env, &services.topic(topic)).await {
+            assert_eq!(m.key(), Some(order_id.as_bytes()));
+            let headers = header_map(&m);
+            let event_type = headers["event_type"].rsplit('.').next().unwrap().to_owned();
+            let trace_id = headers
+                .get("traceparent")
+                .and_then(|t| t.split('-').nth(1))
+                .map(str::to_owned);
+            seen.push((event_type, trace_id));
+        }
+    }
+    seen
+}
+
+#[tokio::test]
+async fn the_trace_of_a_command_reaches_every_event_it_causes() {
+    // At the deployment's default log level: with RUST_LOG=warn the platform drops the spans
+    // that carry the trace (see `the_trace_survives_a_quiet_log_level`).
+    let services = Services::start_with(
+        Env::from_env(),
+        Options {
+            rust_log: "info".into(),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (place_parent, place_trace) = new_trace();
+    let response = services
+        .post_order(
+            &order_body(&customer(), 990),
+            &[("traceparent", place_parent.as_str())],
+        )
+        .await;
+    let placed = expect_json(response, StatusCode::ACCEPTED).await;
+    let order_id = placed["order_id"].as_str().unwrap().to_owned();
+    services.wait_until_scheduled(&order_id).await;
+
+    // A second command, in a trace of its own, that runs through all three services:
+    // order-service asks, shipping accepts, order-service cancels, payment refunds.
+    let (cancel_parent, cancel_trace) = new_trace();
+    let response = services
+        .http
+        .post(services.url(Service::Order, &format!("/orders/{order_id}/cancel")))
+        .header("traceparent", &cancel_parent)
+        .send()
+        .await
+        .unwrap();
+    expect_json(response, StatusCode::ACCEPTED).await;
+    let placing = ["OrderPlaced", "PaymentAuthorized", "ShipmentScheduled"];
+    let cancelling = [
+        "OrderCancellationRequested",
+        "ShipmentCancelled",
+        "CancellationAccepted",
+        "OrderCancelled",
+        "PaymentRefunded",
+    ];
+    let order = services
+        .wait_for_order(
+            &order_id,
+            Duration::from_secs(120),
+            "cancelled with every event applied",
+            |o| o["version"] == placing.len() + cancelling.len(),
+        )
+        .await;
+    assert_eq!(order["status"], "CANCELLED", "{order:#}");
+
+    let seen = trace_ids_by_event(&services, &order_id).await;
+    let mut types: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
+    types.sort_unstable();
+    let mut expected: Vec<&str> = placing.iter().chain(&cancelling).copied().collect();
+    expected.sort_unstable();
+    assert_eq!(types, expected, "one event of each kind");
+    for (event_type, trace_id) in &seen {
+        let trace = if placing.contains(&event_type.as_str()) {
+            &place_trace
+        } else {
+            &cancel_trace
+        };
+        assert_eq!(
+            trace_id.as_ref(),
+            Some(trace),
+            "{event_type} does not continue its command's trace"
+        );
+    }
+
+    // The read model records the trace id of each event it applied.
+    let response = services
+        .http
+        .get(services.url(Service::Order, &format!("/orders/{order_id}/events")))
+        .send()
+        .await
+        .unwrap();
+    let events = expect_json(response, StatusCode::OK).await;
+    let events = events.as_array().unwrap();
+    assert_eq!(events.len(), expected.len(), "{events:?}");
+    for event in events {
+        let short = event["event_type"]
+            .as_str()
+            .unwrap()
+            .rsplit('.')
+            .next()
+            .unwrap();
+        let trace = if placing.contains(&short) {
+            &place_trace
+        } else {
+            &cancel_trace
+        };
+        assert_eq!(event["trace_id"], trace.as_str(), "{event}");
+    }
+}
+
+/// The trace must not depend on how much the services log. It does today: the platform's
+/// global `EnvFilter` disables the INFO spans that carry the trace context when `RUST_LOG`
+/// is `warn` (platform/src/telemetry.rs), so no event gets a `traceparent`.
+#[tokio::test]
+#[ignore = "platform bug: RUST_LOG=warn disables the spans that carry the trace"]
+async fn the_trace_survives_a_quiet_log_level() {
+    let services = Services::start().await;
+    let (parent, trace) = new_trace();
+    let response = services
+        .post_order(
+            &order_body(&customer(), 990),
+            &[("traceparent", parent.as_str())],
+        )
+        .await;
+    let order_id = expect_json(response, StatusCode::ACCEPTED).await["order_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    services.wait_until_scheduled(&order_id).await;
+    for (event_type, trace_id) in trace_ids_by_event(&services, &order_id).await {
+        assert_eq!(trace_id.as_ref(), Some(&trace), "{event_type}");
+    }
+}
