@@ -37,11 +37,15 @@ pub const PLATFORM_MIGRATIONS: &[Migration] = &[
 ];
 
 /// Builds a pool. Connections are opened lazily, so this succeeds while the database is down.
+///
+/// Call it on the main runtime: every connection is opened and driven there. actix-web runs
+/// each HTTP worker on a runtime of its own; a connection opened by a handler would otherwise
+/// live on that worker's runtime and die with it at shutdown, while another worker uses it.
 pub fn pool(url: &Secret<String>, size: usize) -> Result<Pool, DbError> {
     let config: tokio_postgres::Config = url.expose().parse().map_err(DbError::Url)?;
-    let manager = Manager::from_config(
+    let manager = Manager::from_connect(
         config,
-        tokio_postgres::NoTls,
+        OnRuntime(tokio::runtime::Handle::current()),
         ManagerConfig {
             // Fast recycling checks only that the connection is not closed; a broken one fails
             // its next query and the caller's retry takes a fresh one.
@@ -49,6 +53,38 @@ pub fn pool(url: &Secret<String>, size: usize) -> Result<Pool, DbError> {
         },
     );
     Ok(Pool::builder(manager).max_size(size).build()?)
+}
+
+/// Opens connections on one runtime, whoever asks for them.
+struct OnRuntime(tokio::runtime::Handle);
+
+impl deadpool_postgres::Connect for OnRuntime {
+    fn connect(
+        &self,
+        pg_config: &tokio_postgres::Config,
+    ) -> futures::future::BoxFuture<
+        '_,
+        Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error>,
+    > {
+        let pg_config = pg_config.clone();
+        let runtime = self.0.clone();
+        Box::pin(async move {
+            let opened = runtime.spawn(async move {
+                let (client, connection) = pg_config.connect(tokio_postgres::NoTls).await?;
+                let driver = tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::warn!(error = %e, "database connection closed");
+                    }
+                });
+                Ok((client, driver))
+            });
+            match opened.await {
+                Ok(result) => result,
+                // Only when the main runtime itself is shutting down.
+                Err(e) => panic!("database connection task did not finish: {e}"),
+            }
+        })
+    }
 }
 
 /// Applies the platform's migrations and then `service`'s, each exactly once.

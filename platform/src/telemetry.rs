@@ -9,7 +9,7 @@ use opentelemetry::{global, propagation::TextMapPropagator, trace::TraceContextE
 use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use std::collections::HashMap;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
+use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer};
 
 /// Flushes exported spans when dropped; keep it alive in `main`.
 pub struct TelemetryGuard {
@@ -52,17 +52,28 @@ pub fn init(default_service_name: &str) -> Result<TelemetryGuard, TelemetryError
     global::set_text_map_propagator(TraceContextPropagator::new());
     let tracer = opentelemetry::trace::TracerProvider::tracer(&provider, "orderflow");
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // `RUST_LOG` filters the log output only. Spans carry the trace context from requests to
+    // events, so the OpenTelemetry layer keeps every INFO span whatever the log level.
+    let log_filter =
+        || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json");
-    let registry = tracing_subscriber::registry()
-        .with(filter)
-        .with(tracing_opentelemetry::layer().with_tracer(tracer));
+    let registry = tracing_subscriber::registry().with(
+        tracing_opentelemetry::layer()
+            .with_tracer(tracer)
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO),
+    );
     if json {
         registry
-            .with(tracing_subscriber::fmt::layer().json())
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .with_filter(log_filter()),
+            )
             .try_init()?;
     } else {
-        registry.with(tracing_subscriber::fmt::layer()).try_init()?;
+        registry
+            .with(tracing_subscriber::fmt::layer().with_filter(log_filter()))
+            .try_init()?;
     }
     Ok(TelemetryGuard { provider })
 }

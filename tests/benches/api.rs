@@ -100,7 +100,7 @@ async fn main() {
     let mut e2e_p99 = Vec::new();
     let mut post_p50 = Vec::new();
     let mut post_p99 = Vec::new();
-    let mut e2e_stages: [Vec<f64>; 7] = Default::default();
+    let mut e2e_stages: [Vec<f64>; 8] = Default::default();
     let reader = hops::Reader::new(&env.kafka);
     let mut e2e_cpu = Vec::new();
     let mut order_ids = Vec::new();
@@ -133,7 +133,7 @@ async fn main() {
         failed += failures.len();
         // Where the time went, for an evenly spread sample of the orders.
         let step = journeys.len().div_ceil(HOPS_SAMPLE).max(1);
-        let mut stages: [Vec<f64>; 7] = Default::default();
+        let mut stages: [Vec<f64>; 8] = Default::default();
         for journey in journeys.iter().step_by(step) {
             match reader.hops(&http, &order_base, journey).await {
                 Ok(h) => {

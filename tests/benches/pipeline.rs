@@ -3,7 +3,9 @@
 //!
 //! `make bench`, or with the infra up: `cargo bench -p orderflow-tests --bench pipeline`.
 //! Knobs: `BENCH_EVENTS` (default 20000) events per run, `BENCH_REPS` (default 3) runs,
-//! `BENCH_RELAY_BATCH` (default: the relay's default `batch_size`) rows per relay pass.
+//! `BENCH_RELAY_BATCH` (default: the relay's default `batch_size`) rows per relay pass,
+//! `BENCH_ANALYZE=1` to `ANALYZE outbox` after writing the rows (by default the relay meets
+//! them as it would after an outage: before autovacuum has refreshed the statistics).
 //!
 //! # One run
 //! A fresh database and Kafka namespace (three partitions per topic, as the services have).
@@ -108,18 +110,34 @@ impl Steps {
     }
 }
 
+/// How the runs are set up.
+struct Setup {
+    events: usize,
+    relay_batch: i64,
+    analyze: bool,
+}
+
 #[tokio::main]
 async fn main() {
-    let events = knob("BENCH_EVENTS", 20_000) as usize;
+    let setup = Setup {
+        events: knob("BENCH_EVENTS", 20_000) as usize,
+        relay_batch: knob(
+            "BENCH_RELAY_BATCH",
+            RelaySettings::default().batch_size.unsigned_abs(),
+        ) as i64,
+        analyze: knob("BENCH_ANALYZE", 0) == 1,
+    };
+    let (events, relay_batch) = (setup.events, setup.relay_batch);
     let reps = knob("BENCH_REPS", 3) as usize;
-    let relay_batch = knob(
-        "BENCH_RELAY_BATCH",
-        RelaySettings::default().batch_size.unsigned_abs(),
-    ) as i64;
     let env = Env::from_env();
     println!(
-        "pipeline bench: {events} events per run, {reps} runs, relay batches of {relay_batch} \
-         (Kafka {})",
+        "pipeline bench: {events} events per run, {reps} runs, relay batches of {relay_batch}, \
+         outbox statistics {} (Kafka {})",
+        if setup.analyze {
+            "refreshed"
+        } else {
+            "as autovacuum left them"
+        },
         env.kafka
     );
 
@@ -135,7 +153,7 @@ async fn main() {
     let mut shares = [Vec::new(), Vec::new(), Vec::new()];
     let mut per_pass = [Vec::new(), Vec::new(), Vec::new()];
     for rep in 0..reps {
-        let f = run(&env, events, relay_batch, rep % 2 == 1).await;
+        let f = run(&env, &setup, rep % 2 == 1).await;
         let s = &f.steps;
         println!(
             "run {}/{reps}: relay {:.0}  raw producer {:.0}  relay steps {:.0} (fetch {:.0}%  \
@@ -190,12 +208,13 @@ async fn main() {
 }
 
 /// One run on a fresh database and namespace, removed afterwards.
-async fn run(env: &Env, n: usize, relay_batch: i64, raw_first: bool) -> Figures {
+async fn run(env: &Env, setup: &Setup, raw_first: bool) -> Figures {
+    let n = setup.events;
     let iso = Isolated::new(env.clone(), &[GROUP, NOOP_GROUP]).await;
     let raw_topic = format!("{}raw", iso.namespace);
     env.create_topic(&raw_topic, 3).await;
     let mut settings = iso.settings();
-    settings.relay.batch_size = relay_batch;
+    settings.relay.batch_size = setup.relay_batch;
     let platform = Platform::build(settings, &[EFFECTS_TABLE])
         .await
         .expect("platform built on the bench database");
@@ -219,6 +238,12 @@ async fn run(env: &Env, n: usize, relay_batch: i64, raw_first: bool) -> Figures 
     let raw = platform::kafka::producer(&platform.settings.kafka).expect("raw producer");
     produce_all(&raw, &raw_topic, &framed[..1]).await;
     write(&platform, &batch).await;
+    if setup.analyze {
+        relay_db
+            .batch_execute("ANALYZE outbox")
+            .await
+            .expect("analyzed");
+    }
 
     let time_relay = async {
         let start = Instant::now();
@@ -246,6 +271,12 @@ async fn run(env: &Env, n: usize, relay_batch: i64, raw_first: bool) -> Figures 
     };
 
     write(&platform, &order_events(n)).await;
+    if setup.analyze {
+        relay_db
+            .batch_execute("ANALYZE outbox")
+            .await
+            .expect("analyzed");
+    }
     let steps = relay_steps(&relay, &relay_db, n).await;
 
     // The relay's topic now holds the warm-up event and both batches.

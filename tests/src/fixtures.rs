@@ -10,10 +10,16 @@ use platform::{
 use schemas::{DomainEvent, EventHeader, OrderCancelled, Topic};
 
 /// A Kafka namespace of its own (topics and groups prefixed), and the settings to use it.
+///
+/// Dropped, it removes what the test left outside its process: the registry subjects of its
+/// namespace (the registry lists at most 1000) and its databases, unless the test failed
+/// (those stay for inspection).
 pub struct Isolated {
     pub env: Env,
     pub namespace: String,
     pub database_url: String,
+    /// Further databases of the test ([`Isolated::extra_database`]), dropped with it.
+    extra_databases: std::sync::Mutex<Vec<String>>,
 }
 
 impl Isolated {
@@ -33,7 +39,18 @@ impl Isolated {
             env,
             namespace,
             database_url,
+            extra_databases: Default::default(),
         }
+    }
+
+    /// Another fresh database, cleaned up with this isolation.
+    pub async fn extra_database(&self) -> String {
+        let url = self.env.fresh_database().await;
+        self.extra_databases
+            .lock()
+            .expect("databases lock")
+            .push(url.clone());
+        url
     }
 
     pub fn topic(&self, topic: Topic) -> String {
@@ -117,4 +134,64 @@ pub async fn effects_of(client: &tokio_postgres::Client, event_id: uuid::Uuid) -
         .await
         .expect("effects readable")
         .get(0)
+}
+
+impl Drop for Isolated {
+    fn drop(&mut self) {
+        let mut databases = std::mem::take(&mut *self.extra_databases.lock().expect("lock"));
+        databases.push(self.database_url.clone());
+        if std::thread::panicking() {
+            databases.clear();
+        }
+        let (env, namespace) = (self.env.clone(), self.namespace.clone());
+        // Drop cannot await; the cleanup gets a thread and a runtime of its own.
+        let cleanup = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("cleanup runtime")
+                .block_on(async {
+                    let cleaned = clean_up(env, namespace, databases);
+                    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), cleaned).await;
+                });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Best effort: a failure here must not fail the test.
+async fn clean_up(env: Env, namespace: String, databases: Vec<String>) {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("HTTP client");
+    for event_type in schemas::EventType::ALL {
+        let subject = format!(
+            "{}/subjects/{namespace}{}-{}",
+            env.registry.trim_end_matches('/'),
+            event_type.topic().name(),
+            event_type.full_name()
+        );
+        // Soft delete first: the registry deletes permanently only what is soft-deleted.
+        for url in [subject.clone(), format!("{subject}?permanent=true")] {
+            let _ = http.delete(url).send().await;
+        }
+    }
+    if databases.is_empty() {
+        return;
+    }
+    let Ok((client, connection)) =
+        tokio_postgres::connect(&env.admin_database_url, tokio_postgres::NoTls).await
+    else {
+        return;
+    };
+    tokio::spawn(connection);
+    for url in databases {
+        if let Some((_, name)) = url.rsplit_once('/') {
+            let _ = client
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+        }
+    }
 }

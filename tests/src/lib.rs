@@ -6,6 +6,11 @@
 //! - [`Env::fresh_database`]: a new database named with a UUID, per test.
 //! - [`Env::create_topic`] / [`unique`]: topics and consumer groups no other test uses.
 //! - [`wait_until`]: polling with a deadline and a message, instead of sleeping.
+//! - [`fixtures`]: a per-test namespace and database ([`fixtures::Isolated`], cleaned up on
+//!   drop) and a handler that records its effects.
+//! - [`services`]: the three service binaries as processes, for end-to-end tests.
+//! - [`stack`]: a second, private stack for tests that stop Kafka.
+//! - [`proxy`]: a TCP forwarder a test can cut, to make the registry unreachable.
 //!
 //! Tests live in `tests/` beside this file, one scenario per file.
 

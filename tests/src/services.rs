@@ -166,8 +166,6 @@ pub struct Services {
     pub iso: Isolated,
     pub http: reqwest::Client,
     processes: Vec<Process>,
-    /// The services' databases, dropped at the end of a passed test.
-    databases: Vec<String>,
 }
 
 impl Services {
@@ -184,14 +182,12 @@ impl Services {
             .join(iso.namespace.trim_end_matches('.'));
         fs::create_dir_all(&log_dir).expect("log folder created");
         let mut processes = Vec::new();
-        let mut databases = Vec::new();
         for service in Service::ALL {
             // order-service gets the namespace's database; the others fresh ones of their own.
             let database_url = match service {
                 Service::Order => iso.database_url.clone(),
-                _ => iso.env.fresh_database().await,
+                _ => iso.extra_database().await,
             };
-            databases.push(database_url.clone());
             let port = free_port();
             let p = service.prefix();
             let mut env = vec![
@@ -237,7 +233,6 @@ impl Services {
             iso,
             http,
             processes,
-            databases,
         };
         for service in Service::ALL {
             services.process(service).spawn();
@@ -561,64 +556,6 @@ impl Drop for Services {
                 );
             }
             process.kill();
-        }
-        // A failed test's databases stay for inspection.
-        let databases = if panicking {
-            Vec::new()
-        } else {
-            self.databases.clone()
-        };
-        let (env, namespace) = (self.iso.env.clone(), self.iso.namespace.clone());
-        // Drop cannot await; the cleanup gets a thread and a runtime of its own.
-        let cleanup = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("cleanup runtime")
-                .block_on(async {
-                    let cleaned = clean_up(env, namespace, databases);
-                    let _ = tokio::time::timeout(Duration::from_secs(30), cleaned).await;
-                });
-        });
-        let _ = cleanup.join();
-    }
-}
-
-/// Removes what a test leaves outside its processes: the registry subjects of its namespace
-/// (every namespace registers its own, and the registry lists at most 1000 subjects) and its
-/// databases. Best effort: a failure here must not fail the test.
-async fn clean_up(env: Env, namespace: String, databases: Vec<String>) {
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .expect("HTTP client");
-    for event_type in schemas::EventType::ALL {
-        let subject = format!(
-            "{}/subjects/{namespace}{}-{}",
-            env.registry.trim_end_matches('/'),
-            event_type.topic().name(),
-            event_type.full_name()
-        );
-        // Soft delete first: the registry deletes permanently only what is soft-deleted.
-        for url in [subject.clone(), format!("{subject}?permanent=true")] {
-            let _ = http.delete(url).send().await;
-        }
-    }
-    if databases.is_empty() {
-        return;
-    }
-    let Ok((client, connection)) =
-        tokio_postgres::connect(&env.admin_database_url, tokio_postgres::NoTls).await
-    else {
-        return;
-    };
-    tokio::spawn(connection);
-    for url in databases {
-        if let Some((_, name)) = url.rsplit_once('/') {
-            let _ = client
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .await;
         }
     }
 }

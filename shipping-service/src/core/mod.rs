@@ -31,7 +31,14 @@ pub struct OrderLock {
     pub shipment: Option<(Uuid, String)>,
 }
 
-/// Locks (creating if needed) the order's row and reads its shipment.
+/// Locks (creating if needed) the order's row, then reads its shipment.
+///
+/// Two statements on purpose. Under READ COMMITTED a `SELECT ... FOR UPDATE` that waited for
+/// the lock re-reads only the locked row once the holder commits; a shipment joined in the same
+/// statement would still be the one from before the wait. So a dispatch that waited for a
+/// cancellation (or the reverse) would act on a `SCHEDULED` shipment that is no longer
+/// scheduled, and both would succeed: the mix the lock exists to prevent. Read after the lock,
+/// the shipment is what the previous holder committed.
 pub async fn lock_order(
     tx: &Transaction<'_>,
     order_id: Uuid,
@@ -42,19 +49,20 @@ pub async fn lock_order(
         )
         .await?;
     tx.execute(&upsert, &[&order_id]).await?;
-    let select = tx
-        .prepare_cached(
-            "SELECT o.cancelled, s.shipment_id, s.status
-             FROM shipping_orders o LEFT JOIN shipments s USING (order_id)
-             WHERE o.order_id = $1 FOR UPDATE OF o",
-        )
+    let lock = tx
+        .prepare_cached("SELECT cancelled FROM shipping_orders WHERE order_id = $1 FOR UPDATE")
         .await?;
-    let row = tx.query_one(&select, &[&order_id]).await?;
+    let cancelled: bool = tx.query_one(&lock, &[&order_id]).await?.get(0);
+    let select = tx
+        .prepare_cached("SELECT shipment_id, status FROM shipments WHERE order_id = $1")
+        .await?;
+    let shipment = tx
+        .query_opt(&select, &[&order_id])
+        .await?
+        .map(|row| (row.get(0), row.get(1)));
     Ok(OrderLock {
-        cancelled: row.get(0),
-        shipment: row
-            .get::<_, Option<Uuid>>(1)
-            .map(|id| (id, row.get::<_, String>(2))),
+        cancelled,
+        shipment,
     })
 }
 

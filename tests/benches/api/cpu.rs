@@ -1,9 +1,12 @@
 //! Which processes a load keeps busy: CPU time per process group over a measurement, from
 //! Linux's `/proc` (USER_HZ = 100 ticks per second). On a shared machine "postgres" and "java"
-//! (Kafka, the registry) include other users' work, and processes that exit during the window
-//! are missed: a rough map of where the time goes, not an exact account.
+//! (Kafka, the registry) include other users' work, and the time of processes that exit
+//! during the window is missed: a rough map of where the time goes, not an exact account.
 
-use std::{collections::BTreeMap, time::Duration};
+use std::{
+    collections::{BTreeMap, HashMap},
+    time::Duration,
+};
 use tokio::time::Instant;
 
 const TICKS_PER_SECOND: f64 = 100.0;
@@ -16,7 +19,8 @@ pub struct CpuMeter {
 
 struct Snapshot {
     at: Instant,
-    groups: BTreeMap<&'static str, u64>,
+    /// Group and user + system ticks of every process, by id.
+    processes: HashMap<u32, (&'static str, u64)>,
     machine_busy: u64,
 }
 
@@ -32,13 +36,24 @@ impl CpuMeter {
         let end = snapshot(&self.ours);
         let wall = end.at - self.start.at;
         let percent = |ticks: u64| 100.0 * ticks as f64 / TICKS_PER_SECOND / wall.as_secs_f64();
-        let groups = end
-            .groups
-            .iter()
-            .map(|(name, ticks)| {
-                let before = self.start.groups.get(name).copied().unwrap_or(0);
-                (*name, percent(ticks.saturating_sub(before)))
-            })
+        let mut ticks: BTreeMap<&'static str, u64> = BTreeMap::new();
+        for (name, _) in &self.ours {
+            ticks.insert(name, 0);
+        }
+        for group in OTHERS {
+            ticks.insert(group, 0);
+        }
+        for (pid, (group, now)) in &end.processes {
+            // A process that started during the window counts from zero.
+            let before = match self.start.processes.get(pid) {
+                Some((g, t)) if g == group => *t,
+                _ => 0,
+            };
+            *ticks.entry(group).or_default() += now.saturating_sub(before);
+        }
+        let groups = ticks
+            .into_iter()
+            .map(|(name, t)| (name, percent(t)))
             .collect();
         Usage {
             wall,
@@ -93,14 +108,10 @@ impl Usage {
     }
 }
 
+const OTHERS: [&str; 3] = ["postgres", "java (kafka, registry)", "other"];
+
 fn snapshot(ours: &[(&'static str, u32)]) -> Snapshot {
-    let mut groups: BTreeMap<&'static str, u64> = BTreeMap::new();
-    for (name, _) in ours {
-        groups.insert(name, 0);
-    }
-    for group in ["postgres", "java (kafka, registry)", "other"] {
-        groups.insert(group, 0);
-    }
+    let mut processes = HashMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
             let Some(pid) = entry
@@ -115,16 +126,16 @@ fn snapshot(ours: &[(&'static str, u32)]) -> Snapshot {
             };
             let group = match ours.iter().find(|(_, p)| *p == pid) {
                 Some((name, _)) => *name,
-                None if command == "postgres" => "postgres",
-                None if command == "java" => "java (kafka, registry)",
-                None => "other",
+                None if command == "postgres" => OTHERS[0],
+                None if command == "java" => OTHERS[1],
+                None => OTHERS[2],
             };
-            *groups.entry(group).or_default() += ticks;
+            processes.insert(pid, (group, ticks));
         }
     }
     Snapshot {
         at: Instant::now(),
-        groups,
+        processes,
         machine_busy: machine_busy(),
     }
 }

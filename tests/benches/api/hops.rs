@@ -1,7 +1,8 @@
 //! Where an order's end-to-end latency goes, from what the stack shows: the events applied to
 //! the order's view (`GET /orders/{id}/events`) carry the `occurred_at` stamped by the service
 //! that wrote them (in its handler, before its transaction commits) and where they are in
-//! Kafka; the message there carries the time the relay produced it (`CreateTime`). One
+//! Kafka; the message there carries the time the relay produced it (`CreateTime`); the view's
+//! `updated_at` is when the projector's transaction that applied the last event began. One
 //! machine, one clock, so the stamps compare.
 
 use crate::load::Journey;
@@ -12,14 +13,15 @@ use rdkafka::{
 use std::time::{Duration, UNIX_EPOCH};
 
 /// The stages, in order; [`Reader::hops`] returns milliseconds for each.
-pub const STAGES: [&str; 7] = [
+pub const STAGES: [&str; 8] = [
     "POST sent -> OrderPlaced stamped (order-service transaction)",
     "-> produced (order-service commit, relay wake-up and fetch)",
     "-> PaymentAuthorized stamped (Kafka, payment-service consumer)",
     "-> produced (payment-service commit and relay)",
     "-> ShipmentScheduled stamped (Kafka, shipping-service consumer)",
     "-> produced (shipping-service commit and relay)",
-    "-> long poll answered (Kafka, projector, NOTIFY, the waiting GET)",
+    "-> projector transaction began (Kafka, projector consumer)",
+    "-> long poll answered (rest of the projector batch, commit, NOTIFY, the waiting GET)",
 ];
 const EVENTS: [&str; 3] = ["OrderPlaced", "PaymentAuthorized", "ShipmentScheduled"];
 
@@ -45,7 +47,7 @@ impl Reader {
         http: &reqwest::Client,
         base: &str,
         journey: &Journey,
-    ) -> Result<[f64; 7], String> {
+    ) -> Result<[f64; 8], String> {
         let applied: Vec<serde_json::Value> = http
             .get(format!("{base}/orders/{}/events", journey.order_id))
             .send()
@@ -66,16 +68,12 @@ impl Reader {
                 .iter()
                 .find(|e| e["event_type"].as_str().is_some_and(|t| t.ends_with(name)))
                 .ok_or_else(|| format!("order {} has no {name}", journey.order_id))?;
-            let at = event["occurred_at"].as_str().ok_or("no occurred_at")?;
-            let stamped = chrono::DateTime::parse_from_rfc3339(at)
-                .map_err(|e| format!("occurred_at {at:?}: {e}"))?
-                .timestamp_micros() as f64
-                / 1000.0;
-            marks.push(stamped);
+            marks.push(parse_millis(event["occurred_at"].as_str())?);
             marks.push(self.produced_at(event).await?);
         }
+        marks.push(parse_millis(Some(&journey.view_updated_at))?);
         marks.push(sent + millis(journey.scheduled));
-        let mut hops = [0.0; 7];
+        let mut hops = [0.0; 8];
         for (i, hop) in hops.iter_mut().enumerate() {
             *hop = marks[i + 1] - marks[i];
         }
@@ -111,6 +109,14 @@ impl Reader {
         }
         Err(format!("{topic}/{partition}@{offset} not found"))
     }
+}
+
+/// An RFC 3339 time of the API as milliseconds since the epoch.
+fn parse_millis(text: Option<&str>) -> Result<f64, String> {
+    let text = text.ok_or("no time")?;
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_micros() as f64 / 1000.0)
+        .map_err(|e| format!("time {text:?}: {e}"))
 }
 
 fn millis(d: Duration) -> f64 {

@@ -140,6 +140,9 @@ pub struct Journey {
     pub accepted: Duration,
     /// POST sent to a long poll answering `SHIPMENT_SCHEDULED`.
     pub scheduled: Duration,
+    /// The `updated_at` of that answer: when the projector's transaction that applied
+    /// `ShipmentScheduled` began (PostgreSQL's `now()`).
+    pub view_updated_at: String,
 }
 
 /// How long one order may take from POST to `SHIPMENT_SCHEDULED` before it counts as failed.
@@ -199,6 +202,10 @@ pub async fn journey(
                             sent_at,
                             accepted,
                             scheduled: sent.elapsed(),
+                            view_updated_at: view["updated_at"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_owned(),
                         })
                     }
                     Some("CANCELLED") => return Err(format!("order {order_id} was cancelled")),
