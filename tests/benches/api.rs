@@ -72,7 +72,7 @@ async fn main() {
     let stack = Stack::start(env.clone(), &binaries).await;
     println!(
         "api bench: services up (namespace {}, logs in {})",
-        stack.namespace,
+        stack.iso.namespace,
         stack.log_dir.display()
     );
     let bare = BareServer::start();
@@ -293,8 +293,8 @@ async fn main() {
 
     drop(db);
     bare.stop().await;
-    common::drop_database(&env, &raw.url).await;
-    common::drop_database(&env, &raw_quiet.url).await;
+    raw.drop_database(&env).await;
+    raw_quiet.drop_database(&env).await;
     stack.stop().await;
 }
 
@@ -380,7 +380,7 @@ async fn raw_load(raw: &RawPostgres, clients: usize, duration: Duration) -> Samp
 /// A connection to the order-service's database, to see how far the flow got.
 async fn order_database(stack: &Stack) -> tokio_postgres::Client {
     let (client, connection) =
-        tokio_postgres::connect(&stack.order_database, tokio_postgres::NoTls)
+        tokio_postgres::connect(&stack.iso.database_url, tokio_postgres::NoTls)
             .await
             .expect("order database reachable");
     tokio::spawn(connection);

@@ -287,8 +287,8 @@ async fn run(env: &Env, setup: &Setup, raw_first: bool) -> Figures {
     let noop_group = consume_group(&platform, &iso, NOOP_GROUP, Noop, on_topic).await;
     let group = consume_group(&platform, &iso, GROUP, Recorder, on_topic).await;
 
+    // The isolation, dropped at the end of this function, removes the database and subjects.
     drop((relay, relay_db, raw, platform));
-    common::drop_database(env, &iso.database_url).await;
     common::delete_namespace(env, &iso.namespace).await;
     Figures {
         relay: relay_rate,

@@ -122,8 +122,9 @@ pub mod services;
 pub mod stack;
 
 /// The sum of `group`'s committed offsets on `topic` and the sum of the partitions' ends. The
-/// group has processed everything when the two are equal.
-pub fn group_progress(env: &Env, group: &str, topic: &str) -> (i64, i64) {
+/// group has processed everything when the two are equal. `None` while the cluster cannot say
+/// (a coordinator moving, a broker just restarted): ask again.
+pub fn group_progress(env: &Env, group: &str, topic: &str) -> Option<(i64, i64)> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", &env.kafka)
@@ -131,21 +132,19 @@ pub fn group_progress(env: &Env, group: &str, topic: &str) -> (i64, i64) {
         .create()
         .expect("consumer");
     let timeout = Duration::from_secs(10);
-    let metadata = consumer
-        .fetch_metadata(Some(topic), timeout)
-        .expect("topic metadata");
+    let metadata = consumer.fetch_metadata(Some(topic), timeout).ok()?;
     let mut list = rdkafka::TopicPartitionList::new();
     let mut end = 0;
-    for partition in metadata.topics()[0].partitions() {
+    for partition in metadata.topics().first()?.partitions() {
         list.add_partition(topic, partition.id());
         end += consumer
             .fetch_watermarks(topic, partition.id(), timeout)
-            .expect("watermarks")
+            .ok()?
             .1;
     }
     let committed = consumer
         .committed_offsets(list, timeout)
-        .expect("committed offsets")
+        .ok()?
         .elements()
         .iter()
         .map(|e| match e.offset() {
@@ -153,7 +152,20 @@ pub fn group_progress(env: &Env, group: &str, topic: &str) -> (i64, i64) {
             _ => 0,
         })
         .sum();
-    (committed, end)
+    Some((committed, end))
+}
+
+/// [`group_progress`], asked until the cluster answers (within a minute).
+pub async fn group_progress_now(env: &Env, group: &str, topic: &str) -> (i64, i64) {
+    wait_until(Duration::from_secs(60), "the group's offsets", || {
+        let (env, group, topic) = (env.clone(), group.to_owned(), topic.to_owned());
+        async move {
+            tokio::task::spawn_blocking(move || group_progress(&env, &group, &topic))
+                .await
+                .expect("offsets task")
+        }
+    })
+    .await
 }
 
 /// Every message of `topic` from the beginning, read until `expected` arrived or `timeout`.

@@ -624,12 +624,7 @@ pub async fn expect_problem(response: Response, status: StatusCode) -> Value {
 
 /// Every message on `topic` now: as many as the partitions' ends add up to.
 pub async fn all_messages(env: &Env, topic: &str) -> Vec<rdkafka::message::OwnedMessage> {
-    let (env_, topic_) = (env.clone(), topic.to_owned());
-    let (_, end) = tokio::task::spawn_blocking(move || {
-        crate::group_progress(&env_, &crate::unique("count"), &topic_)
-    })
-    .await
-    .expect("watermarks read");
+    let (_, end) = crate::group_progress_now(env, &crate::unique("count"), topic).await;
     let messages = crate::read_topic(env, topic, end as usize, Duration::from_secs(60)).await;
     assert_eq!(
         messages.len(),

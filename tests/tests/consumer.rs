@@ -3,7 +3,7 @@
 
 use orderflow_tests::{
     fixtures::{effects_of, event, Isolated, Recorder, EFFECTS_TABLE},
-    group_progress,
+    group_progress_now,
     proxy::Proxy,
     read_topic, wait_until, Env,
 };
@@ -213,7 +213,7 @@ async fn a_consumer_killed_after_its_commit_redelivers_without_a_second_effect()
     first.kill().expect("SIGKILL"); // after its transaction, before any offset commit
     first.wait().unwrap();
     assert_eq!(
-        group_progress(&iso.env, &group, &topic).0,
+        group_progress_now(&iso.env, &group, &topic).await.0,
         0,
         "no offset was committed"
     );
@@ -224,7 +224,7 @@ async fn a_consumer_killed_after_its_commit_redelivers_without_a_second_effect()
         WAIT,
         "the redelivered event to be processed and committed",
         || async {
-            let (committed, end) = group_progress(&iso.env, &group, &topic);
+            let (committed, end) = group_progress_now(&iso.env, &group, &topic).await;
             (committed == end && end > 0).then_some(())
         },
     )

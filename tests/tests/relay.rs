@@ -3,7 +3,7 @@
 
 use orderflow_tests::{
     fixtures::{effects_of, event, Isolated, Recorder, EFFECTS_TABLE},
-    group_progress, read_topic, wait_until, Env,
+    group_progress_now, read_topic, wait_until, Env,
 };
 use platform::{app::Platform, consumer::header_map, db, outbox};
 use rdkafka::Message;
@@ -98,7 +98,7 @@ async fn a_relay_killed_after_the_ack_republishes_and_the_effect_happens_once() 
     );
     let group = format!("{}recorder", iso.namespace);
     wait_until(WAIT, "the consumer to commit past both copies", || async {
-        let (committed, end) = group_progress(&iso.env, &group, &topic);
+        let (committed, end) = group_progress_now(&iso.env, &group, &topic).await;
         (committed == end).then_some(())
     })
     .await;

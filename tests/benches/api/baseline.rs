@@ -66,7 +66,7 @@ async fn show(id: web::Path<String>) -> HttpResponse {
 /// A database with the order-service's `orders` table and the platform's outbox, and the rows
 /// an accepted order writes there.
 pub struct RawPostgres {
-    pub url: String,
+    url: String,
     /// The Avro datum of an `OrderPlaced` of the bench's order, as the outbox stores it.
     datum: Arc<Vec<u8>>,
 }
@@ -117,6 +117,26 @@ impl RawPostgres {
         RawPostgres {
             url,
             datum: Arc::new(codec::encode_datum(&event).expect("event encodes")),
+        }
+    }
+
+    /// Drops the database, even while connections to it are still open.
+    pub async fn drop_database(&self, env: &Env) {
+        let name = self
+            .url
+            .rsplit('/')
+            .next()
+            .expect("database URL ends in /<name>");
+        let (client, connection) =
+            tokio_postgres::connect(&env.admin_database_url, tokio_postgres::NoTls)
+                .await
+                .expect("PostgreSQL reachable");
+        tokio::spawn(connection);
+        if let Err(e) = client
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .await
+        {
+            eprintln!("warning: database {name} not dropped: {e}");
         }
     }
 

@@ -109,23 +109,23 @@ impl Drop for Service {
 
 /// The three services on their own databases and namespace.
 pub struct Stack {
-    pub env: Env,
-    pub namespace: String,
-    /// The order-service database, where the bench checks how far the flow got.
-    pub order_database: String,
-    databases: Vec<String>,
+    // Fields drop in order: the processes end before their databases go.
     pub order: Service,
     pub payment: Service,
     pub shipping: Service,
     pub log_dir: PathBuf,
+    /// The namespace and the order-service database (where the bench checks how far the flow
+    /// got); the other two databases are its extra ones. Dropped, it removes them (unless
+    /// the bench panicked) and the registry subjects.
+    pub iso: Isolated,
 }
 
 impl Stack {
     /// Starts the services and waits until each is ready.
     pub async fn start(env: Env, binaries: &Path) -> Stack {
         let iso = Isolated::new(env.clone(), &GROUPS).await;
-        let payment_db = env.fresh_database().await;
-        let shipping_db = env.fresh_database().await;
+        let payment_db = iso.extra_database().await;
+        let shipping_db = iso.extra_database().await;
         let log_dir = std::env::temp_dir().join(format!(
             "orderflow-bench-{}",
             iso.namespace.trim_end_matches('.')
@@ -161,11 +161,8 @@ impl Stack {
             order: launch("order-service", "ORDER", &iso.database_url),
             payment: launch("payment-service", "PAYMENT", &payment_db),
             shipping: launch("shipping-service", "SHIPPING", &shipping_db),
-            env,
-            namespace: iso.namespace.clone(),
-            order_database: iso.database_url.clone(),
-            databases: vec![iso.database_url.clone(), payment_db, shipping_db],
             log_dir,
+            iso,
         };
         let http = reqwest::Client::new();
         for service in [&mut stack.order, &mut stack.payment, &mut stack.shipping] {
@@ -174,15 +171,12 @@ impl Stack {
         stack
     }
 
-    /// Stops the services gracefully and removes their databases and topics.
+    /// Stops the services gracefully and removes their topics, databases and subjects.
     pub async fn stop(mut self) {
         for service in [&mut self.order, &mut self.payment, &mut self.shipping] {
             service.stop().await;
         }
-        for database in &self.databases {
-            crate::common::drop_database(&self.env, database).await;
-        }
-        crate::common::delete_namespace(&self.env, &self.namespace).await;
+        crate::common::delete_namespace(&self.iso.env, &self.iso.namespace).await;
     }
 }
 

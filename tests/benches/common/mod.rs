@@ -1,5 +1,6 @@
-//! What both benches share: their knobs, medians, the comparison table, and removing what a
-//! run created on the shared stack.
+//! What both benches share: their knobs, medians, the comparison table, and removing the
+//! Kafka topics a run created on the shared stack (the fixtures' `Isolated` removes its
+//! databases and registry subjects when dropped).
 //!
 //! The machine the benches run on is small and shared, so no single run is trusted: every
 //! figure is measured several times, interleaved with its baseline, and reported as the median
@@ -107,26 +108,6 @@ impl Comparison {
             self.baseline_label,
             runs(&self.baseline),
         );
-    }
-}
-
-/// Drops a database a bench created (its URL from [`Env::fresh_database`]), even while
-/// connections to it are still open.
-pub async fn drop_database(env: &Env, url: &str) {
-    let name = url
-        .rsplit('/')
-        .next()
-        .expect("database URL ends in /<name>");
-    let (client, connection) =
-        tokio_postgres::connect(&env.admin_database_url, tokio_postgres::NoTls)
-            .await
-            .expect("PostgreSQL reachable");
-    tokio::spawn(connection);
-    if let Err(e) = client
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await
-    {
-        eprintln!("warning: database {name} not dropped: {e}");
     }
 }
 
