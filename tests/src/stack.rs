@@ -39,6 +39,8 @@ impl SecondStack {
             .args(components)
             .env("ORDERFLOW_STACK", &self.name)
             .env("ORDERFLOW_PORT_OFFSET", self.offset.to_string())
+            // Tests create the topics of their own namespace.
+            .env("KAFKA_SKIP_TOPICS", "1")
             .status()
             .expect("stack.sh runs");
         assert!(status.success(), "stack.sh {command} {components:?} failed");
