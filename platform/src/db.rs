@@ -34,6 +34,10 @@ pub const PLATFORM_MIGRATIONS: &[Migration] = &[
         "platform_0002_inbox_retention",
         include_str!("../migrations/0002_inbox_retention.sql"),
     ),
+    (
+        "platform_0003_outbox_autovacuum",
+        include_str!("../migrations/0003_outbox_autovacuum.sql"),
+    ),
 ];
 
 /// Builds a pool. Connections are opened lazily, so this succeeds while the database is down.

@@ -23,11 +23,12 @@
 //!    same order row and outbox row in one transaction (prepared statements, a connection per
 //!    client), and the same without the outbox's NOTIFY trigger (PostgreSQL serializes the
 //!    commits of notifying transactions). After each run of the service the bench waits for
-//!    the flow to catch up (every
-//!    accepted order `SHIPMENT_SCHEDULED`) before the next measurement, and reports how fast
-//!    the three services worked through that backlog.
+//!    the flow to catch up (every accepted order `SHIPMENT_SCHEDULED`) before the next
+//!    measurement, and reports how fast the three services worked through that backlog.
 //!
-//! Within each run the system and its baselines swap order every other run.
+//! Within each run the system and its baselines swap order every other run. During phases 2
+//! and 4 the CPU time of each process group is recorded (see [`cpu`]), a map of where the time
+//! goes on the box.
 
 #[path = "api/baseline.rs"]
 mod baseline;

@@ -43,11 +43,12 @@ async fn schedule(tx: &Transaction<'_>, order_id: Uuid) -> Result<(), ShippingEr
         return Ok(());
     }
     let shipment_id = Uuid::now_v7();
-    tx.execute(
-        "INSERT INTO shipments (shipment_id, order_id, status) VALUES ($1, $2, 'SCHEDULED')",
-        &[&shipment_id, &order_id],
-    )
-    .await?;
+    let insert = tx
+        .prepare_cached(
+            "INSERT INTO shipments (shipment_id, order_id, status) VALUES ($1, $2, 'SCHEDULED')",
+        )
+        .await?;
+    tx.execute(&insert, &[&shipment_id, &order_id]).await?;
     let event = ShipmentScheduled {
         header: EventHeader::new(order_id),
         shipment_id,
