@@ -23,12 +23,14 @@ pub trait Validate {
     fn validate(&self) -> Result<(), ConfigError>;
 }
 
-/// Loads the settings of the service whose environment prefix is `prefix` (e.g. `ORDER`).
-/// `defaults` are `(key, value)` pairs applied before any source, e.g. `("http.port", "8080")`.
-pub fn load<T: DeserializeOwned + Validate>(
-    prefix: &str,
-    defaults: &[(&str, &str)],
-) -> Result<T, ConfigError> {
+/// The merged sources of one service's settings, read section by section so that an error
+/// names the key it concerns (serde's `flatten` would lose it).
+pub struct Loaded(config::Config);
+
+/// Loads the settings sources of the service whose environment prefix is `prefix` (e.g.
+/// `ORDER`). `defaults` are `(key, value)` pairs applied before any source, e.g.
+/// `("http.port", "8080")`.
+pub fn load(prefix: &str, defaults: &[(&str, &str)]) -> Result<Loaded, ConfigError> {
     let mut builder = config::Config::builder();
     for (key, value) in defaults {
         builder = builder.set_default(*key, *value)?;
@@ -42,13 +44,26 @@ pub fn load<T: DeserializeOwned + Validate>(
             .separator("__")
             .try_parsing(true)
     };
-    let settings: T = builder
-        .add_source(env("ORDERFLOW"))
-        .add_source(env(prefix))
-        .build()?
-        .try_deserialize()?;
-    settings.validate()?;
-    Ok(settings)
+    Ok(Loaded(
+        builder
+            .add_source(env("ORDERFLOW"))
+            .add_source(env(prefix))
+            .build()?,
+    ))
+}
+
+impl Loaded {
+    /// The sections every service has, validated.
+    pub fn common(&self) -> Result<CommonSettings, ConfigError> {
+        let common: CommonSettings = self.0.clone().try_deserialize()?;
+        common.validate()?;
+        Ok(common)
+    }
+
+    /// One of the service's own settings.
+    pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<T, ConfigError> {
+        Ok(self.0.get(key)?)
+    }
 }
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {

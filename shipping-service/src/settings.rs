@@ -1,22 +1,18 @@
-//! shipping-service settings: the platform's sections (prefix `SHIPPING__`).
+//! shipping-service settings: the platform's sections (prefix `SHIPPING__`), defaults for this
+//! service.
 
-use platform::config::{self, CommonSettings, ConfigError, Validate};
-use serde::Deserialize;
+use platform::config::{self, CommonSettings, ConfigError};
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug)]
 pub struct Settings {
-    #[serde(flatten)]
     pub common: CommonSettings,
-}
-
-impl Validate for Settings {
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.common.validate()
-    }
 }
 
 impl Settings {
     pub fn load() -> Result<Self, ConfigError> {
-        config::load("SHIPPING", &[("http.port", "8082")])
+        let loaded = config::load("SHIPPING", &[("http.port", "8082")])?;
+        Ok(Settings {
+            common: loaded.common()?,
+        })
     }
 }

@@ -133,7 +133,7 @@ impl Process {
 
 /// The path of a workspace binary beside the running test executable:
 /// `<target>/debug/deps/<test>` → `<target>/debug/<name>`.
-fn binary_path(name: &str) -> PathBuf {
+pub fn binary_path(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let debug = exe
         .parent()

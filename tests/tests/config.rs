@@ -1,0 +1,84 @@
+//! A wrong setting stops a service at start-up with an error that names the setting.
+
+use orderflow_tests::services::binary_path;
+use std::process::{Command, Output};
+
+fn start_with(binary: &str, env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(binary_path(binary));
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("RUST_LOG", "error");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    command.output().expect("the binary runs")
+}
+
+fn assert_refused(output: &Output, setting: &str) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "started despite a bad {setting}");
+    assert!(
+        stderr.contains(setting),
+        "the error does not name {setting}: {stderr}"
+    );
+}
+
+/// A binary, the environment it starts with, and the setting its error must name.
+type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
+#[test]
+fn each_service_names_the_setting_that_is_wrong() {
+    let db = "postgres://orderflow:orderflow@127.0.0.1:1/none";
+    let cases: &[Case] = &[
+        (
+            "order-service",
+            &[
+                ("ORDER__DATABASE__URL", db),
+                ("ORDER__HTTP__PORT", "eighty"),
+            ],
+            "http.port",
+        ),
+        ("order-service", &[], "database"),
+        (
+            "order-service",
+            &[("ORDER__DATABASE__URL", "not a url")],
+            "database.url",
+        ),
+        (
+            "payment-service",
+            &[
+                ("PAYMENT__DATABASE__URL", db),
+                ("ORDERFLOW__KAFKA__BOOTSTRAP_SERVERS", "kafka"),
+            ],
+            "kafka.bootstrap_servers",
+        ),
+        (
+            "payment-service",
+            &[
+                ("PAYMENT__DATABASE__URL", db),
+                ("PAYMENT_LIMIT_CENTS", "-5"),
+            ],
+            "limit_cents",
+        ),
+        (
+            "shipping-service",
+            &[
+                ("SHIPPING__DATABASE__URL", db),
+                ("ORDERFLOW__REGISTRY__URL", "::"),
+            ],
+            "registry.url",
+        ),
+        (
+            "shipping-service",
+            &[
+                ("SHIPPING__DATABASE__URL", db),
+                ("SHIPPING__HTTP__HOST", "localhost:80"),
+            ],
+            "http.host",
+        ),
+    ];
+    for (binary, env, setting) in cases {
+        assert_refused(&start_with(binary, env), setting);
+    }
+}
