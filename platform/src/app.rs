@@ -76,7 +76,8 @@ impl Platform {
     }
 
     /// Starts the HTTP server with the shared endpoints, middleware and error answers plus the
-    /// service's own routes (`routes`), and the outbox relay when enabled. The service then
+    /// service's own routes (`routes`; handlers can take `web::Data<Pool>`), and the outbox
+    /// relay when enabled. The service then
     /// adds its consumers with [`Running::spawn`].
     pub fn serve<F>(
         &self,
@@ -92,10 +93,12 @@ impl Platform {
         let listener = std::net::TcpListener::bind((http.host.as_str(), http.port))?;
         let port = listener.local_addr()?.port();
         let readiness = self.readiness();
+        let pool = web::Data::new(self.pool.clone());
         let server = HttpServer::new(move || {
             let routes = routes.clone();
             App::new()
                 .wrap(middleware::from_fn(crate::http::trace::request_span))
+                .app_data(pool.clone())
                 .configure(|cfg| crate::http::configure(cfg, readiness.clone(), openapi))
                 .configure(routes)
                 .default_service(web::to(crate::http::not_found))

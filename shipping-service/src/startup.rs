@@ -2,7 +2,6 @@
 //! consumer group.
 
 use crate::{handlers::events, http, settings::Settings};
-use actix_web::web;
 use platform::app::{Platform, Running, StartError};
 use schemas::Topic;
 use tokio_util::sync::CancellationToken;
@@ -22,15 +21,7 @@ impl Application {
         shutdown: CancellationToken,
     ) -> Result<Running, StartError> {
         let platform = Platform::build(settings.common, MIGRATIONS).await?;
-        let pool = web::Data::new(platform.pool.clone());
-        let mut running = platform.serve(
-            move |cfg| {
-                cfg.app_data(pool.clone());
-                http::routes(cfg);
-            },
-            OPENAPI,
-            shutdown,
-        )?;
+        let mut running = platform.serve(http::routes, OPENAPI, shutdown)?;
         running.spawn_consumer(platform.consumer(
             events::GROUP,
             &[Topic::Payments, Topic::Orders],

@@ -29,6 +29,5 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 
 /// Order ids in paths: anything but a UUID is a malformed request (400), not a missing one.
 pub(crate) fn parse_order_id(raw: &str) -> Result<Uuid, Problem> {
-    raw.parse()
-        .map_err(|_| Problem::bad_request(format!("{raw:?} is not a valid order id (a UUID)")))
+    platform::http::path_uuid(raw, "order id")
 }

@@ -3,7 +3,7 @@
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::db::Pool;
-use platform::http::{FieldError, Problem};
+use platform::http::{self, Problem};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -78,10 +78,7 @@ async fn of_order(pool: &Pool, order_id: Uuid) -> Result<Vec<Payment>, ReadError
 }
 
 pub async fn get(pool: web::Data<Pool>, id: web::Path<String>) -> Result<HttpResponse, Problem> {
-    let raw = id.into_inner();
-    let payment_id: Uuid = raw
-        .parse()
-        .map_err(|_| Problem::bad_request(format!("{raw:?} is not a valid payment id (a UUID)")))?;
+    let payment_id = http::path_uuid(&id, "payment id")?;
     let payment = find(&pool, payment_id)
         .await?
         .ok_or_else(|| Problem::not_found("no payment with this id"))?;
@@ -98,15 +95,6 @@ pub async fn by_order(
     pool: web::Data<Pool>,
     query: web::Query<ByOrder>,
 ) -> Result<HttpResponse, Problem> {
-    let order_id: Uuid = query
-        .order_id
-        .as_deref()
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(|| {
-            Problem::validation(vec![FieldError::new(
-                "order_id",
-                "is required and must be a UUID",
-            )])
-        })?;
+    let order_id = http::required_uuid(query.order_id.as_deref(), "order_id")?;
     Ok(HttpResponse::Ok().json(of_order(&pool, order_id).await?))
 }

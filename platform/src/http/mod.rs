@@ -49,6 +49,23 @@ pub fn configure(cfg: &mut web::ServiceConfig, readiness: Readiness, openapi: &'
         .route("/openapi.json", web::get().to(openapi_json));
 }
 
+/// An id from a path segment: anything but a UUID is a malformed request (400), not a missing
+/// resource. `what` names it in the answer, e.g. "order id".
+pub fn path_uuid(raw: &str, what: &str) -> Result<uuid::Uuid, Problem> {
+    raw.parse()
+        .map_err(|_| Problem::bad_request(format!("{raw:?} is not a valid {what} (a UUID)")))
+}
+
+/// A required UUID query parameter: missing or malformed is a validation error on `field`.
+pub fn required_uuid(value: Option<&str>, field: &str) -> Result<uuid::Uuid, Problem> {
+    value.and_then(|v| v.parse().ok()).ok_or_else(|| {
+        Problem::validation(vec![FieldError::new(
+            field,
+            "is required and must be a UUID",
+        )])
+    })
+}
+
 /// The answer for routes that do not exist; set as the app's default service.
 pub async fn not_found() -> Problem {
     Problem::not_found("no such resource")

@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::{
     db::Pool,
-    http::{FieldError, Problem},
+    http::{self, Problem},
 };
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
@@ -48,8 +48,7 @@ impl From<ShippingError> for Problem {
 }
 
 fn parse_id(raw: &str) -> Result<Uuid, Problem> {
-    raw.parse()
-        .map_err(|_| Problem::bad_request(format!("{raw:?} is not a valid shipment id (a UUID)")))
+    http::path_uuid(raw, "shipment id")
 }
 
 async fn find(pool: &Pool, shipment_id: Uuid) -> Result<Shipment, ShippingError> {
@@ -78,16 +77,7 @@ pub async fn by_order(
     pool: web::Data<Pool>,
     query: web::Query<ByOrder>,
 ) -> Result<HttpResponse, Problem> {
-    let order_id: Uuid = query
-        .order_id
-        .as_deref()
-        .and_then(|id| id.parse().ok())
-        .ok_or_else(|| {
-            Problem::validation(vec![FieldError::new(
-                "order_id",
-                "is required and must be a UUID",
-            )])
-        })?;
+    let order_id = http::required_uuid(query.order_id.as_deref(), "order_id")?;
     let client = pool.get().await.map_err(ShippingError::from)?;
     let rows = client
         .query(
