@@ -85,10 +85,6 @@ impl Watchers {
         channels.senders.clear();
     }
 
-    pub fn waiting(&self) -> usize {
-        self.channels.lock().expect("watchers lock").senders.len()
-    }
-
     /// Listens for view changes until `shutdown`, then releases the waiters.
     pub async fn listen(self: Arc<Self>, url: Secret<String>, shutdown: CancellationToken) {
         self.forward_notifications(&url, &shutdown).await;

@@ -193,11 +193,6 @@ impl Running {
         self.port
     }
 
-    /// The token that stops everything; cancel it to shut down (tests do).
-    pub fn shutdown_token(&self) -> CancellationToken {
-        self.shutdown.clone()
-    }
-
     /// Serves until the shutdown token is cancelled, then stops accepting requests, lets
     /// in-flight ones and the background tasks finish, and returns.
     pub async fn run_until_stopped(mut self) -> std::io::Result<()> {

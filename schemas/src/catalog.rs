@@ -162,11 +162,6 @@ impl EventType {
             .last()
             .expect("every event type has a schema")
     }
-
-    /// The registry subject under TopicRecordNameStrategy.
-    pub fn subject(self) -> String {
-        format!("{}-{}", self.topic(), self.full_name())
-    }
 }
 
 impl fmt::Display for EventType {
