@@ -4,7 +4,7 @@
 use std::{
     net::SocketAddr,
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
     },
 };
@@ -13,6 +13,8 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct Proxy {
     pub addr: SocketAddr,
     open: Arc<AtomicBool>,
+    /// Connections dropped while cut: how often a client tried to get through.
+    refused: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -21,11 +23,13 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy binds");
         let addr = listener.local_addr().expect("bound address");
         let open = Arc::new(AtomicBool::new(true));
-        let gate = open.clone();
+        let refused = Arc::new(AtomicUsize::new(0));
+        let (gate, counter) = (open.clone(), refused.clone());
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
                 if !gate.load(Ordering::SeqCst) {
                     // Cut: the connection is dropped at once, as by a failed network path.
+                    counter.fetch_add(1, Ordering::SeqCst);
                     continue;
                 }
                 tokio::spawn(async move {
@@ -35,7 +39,15 @@ impl Proxy {
                 });
             }
         });
-        Proxy { addr, open }
+        Proxy {
+            addr,
+            open,
+            refused,
+        }
+    }
+
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
     }
 
     pub fn cut(&self) {
