@@ -60,14 +60,13 @@ use rdkafka::{
     types::RDKafkaErrorCode,
     ClientConfig, Message, Offset, TopicPartitionList,
 };
-use schemas::{codec, DomainEvent, EventHeader, EventType, OrderItem, OrderPlaced, Topic};
+use schemas::{codec, DomainEvent, EventType, Topic};
 use std::{
     sync::{Arc, OnceLock},
     time::Duration,
 };
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
 /// Outbox rows per writing transaction.
 const WRITE_BATCH: usize = 500;
@@ -336,28 +335,7 @@ fn rate(events: usize, elapsed: Duration) -> f64 {
 /// `n` orders as the order-service places them, each its own order (so its own key).
 fn order_events(n: usize) -> Vec<DomainEvent> {
     (0..n)
-        .map(|i| {
-            OrderPlaced {
-                header: EventHeader::new(Uuid::now_v7()),
-                customer_id: format!("customer-{}", i % 1000),
-                currency: "EUR".into(),
-                items: vec![
-                    OrderItem {
-                        sku: "SKU-1001".into(),
-                        quantity: 2,
-                        unit_price_cents: 1999,
-                    },
-                    OrderItem {
-                        sku: "SKU-2002".into(),
-                        quantity: 1,
-                        unit_price_cents: 4550,
-                    },
-                ],
-                total_cents: 2 * 1999 + 4550,
-                sales_channel: "api".into(),
-            }
-            .into()
-        })
+        .map(|i| common::sample_order(format!("customer-{}", i % 1000)).into())
         .collect()
 }
 

@@ -4,7 +4,7 @@
 use actix_web::{web, App, HttpResponse, HttpServer};
 use orderflow_tests::Env;
 use platform::{db, secret::Secret};
-use schemas::{codec, DomainEvent, EventHeader, OrderItem, OrderPlaced};
+use schemas::{codec, DomainEvent};
 use std::sync::Arc;
 use uuid::Uuid;
 
@@ -94,26 +94,7 @@ impl RawPostgres {
                 .await
                 .expect("trigger dropped");
         }
-        let event: DomainEvent = OrderPlaced {
-            header: EventHeader::new(Uuid::now_v7()),
-            customer_id: "bench-customer-1".into(),
-            currency: "EUR".into(),
-            items: vec![
-                OrderItem {
-                    sku: "SKU-1001".into(),
-                    quantity: 2,
-                    unit_price_cents: 1999,
-                },
-                OrderItem {
-                    sku: "SKU-2002".into(),
-                    quantity: 1,
-                    unit_price_cents: 4550,
-                },
-            ],
-            total_cents: 8548,
-            sales_channel: "api".into(),
-        }
-        .into();
+        let event: DomainEvent = crate::common::sample_order("bench-customer-1".into()).into();
         RawPostgres {
             url,
             datum: Arc::new(codec::encode_datum(&event).expect("event encodes")),

@@ -149,3 +149,27 @@ pub async fn delete_namespace(env: &Env, namespace: &str) {
         eprintln!("warning: topics of {namespace} not deleted: {e}");
     }
 }
+
+/// The order the benches place: two items, as the order-service would announce it.
+pub fn sample_order(customer_id: String) -> schemas::OrderPlaced {
+    use schemas::{EventHeader, OrderItem};
+    schemas::OrderPlaced {
+        header: EventHeader::new(uuid::Uuid::now_v7()),
+        customer_id,
+        currency: "EUR".into(),
+        items: vec![
+            OrderItem {
+                sku: "SKU-1001".into(),
+                quantity: 2,
+                unit_price_cents: 1999,
+            },
+            OrderItem {
+                sku: "SKU-2002".into(),
+                quantity: 1,
+                unit_price_cents: 4550,
+            },
+        ],
+        total_cents: 2 * 1999 + 4550,
+        sales_channel: "api".into(),
+    }
+}
