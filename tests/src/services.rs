@@ -490,6 +490,36 @@ impl Services {
             .await
     }
 
+    /// One page of `GET /orders?{query}`, which must answer 200.
+    pub async fn orders_page(&self, query: &str) -> Value {
+        let response = self
+            .http
+            .get(self.url(Service::Order, &format!("/orders?{query}")))
+            .send()
+            .await
+            .expect("GET /orders answers");
+        expect_json(response, StatusCode::OK).await
+    }
+
+    /// Every order of `customer` through the list endpoint, `limit` per page, following
+    /// `next_cursor` to the end, in the order the pages gave them.
+    pub async fn list_orders(&self, customer: &str, limit: u32) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = format!("customer_id={customer}&limit={limit}");
+            if let Some(c) = &cursor {
+                query.push_str(&format!("&cursor={c}"));
+            }
+            let page = self.orders_page(&query).await;
+            all.extend(page["items"].as_array().expect("items").iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => return all,
+            }
+        }
+    }
+
     /// `GET /payments?order_id=` expecting 200; the list.
     pub async fn payments_of(&self, order_id: &str) -> Vec<Value> {
         let response = self

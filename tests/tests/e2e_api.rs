@@ -389,16 +389,9 @@ async fn an_idempotency_key_places_one_order_per_request_body() {
         services.wait_until_scheduled(id).await;
         assert_eq!(services.payments_of(id).await.len(), 1);
     }
-    let listed = expect_json(
-        services
-            .http
-            .get(services.url(Service::Order, &format!("/orders?customer_id={customer}")))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let listed = services
+        .orders_page(&format!("customer_id={customer}"))
+        .await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed:#}");
     // The whole orders topic of this test: one OrderPlaced for each of the two orders.
     let mut events = services.event_counts(Topic::Orders).await;
@@ -516,32 +509,15 @@ async fn an_accepted_order_is_readable_at_once() {
         .await;
 
     // And in the list, newest first, right away too.
-    let mut listed = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/orders?customer_id={customer}&limit=15");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let page = expect_json(
-            services
-                .http
-                .get(services.url(Service::Order, &path))
-                .send()
-                .await
-                .unwrap(),
-            StatusCode::OK,
-        )
-        .await;
-        for item in page["items"].as_array().unwrap() {
+    let listed: Vec<(String, String)> = services
+        .list_orders(&customer, 15)
+        .await
+        .iter()
+        .map(|item| {
             let created_at = sortable_timestamp(item["created_at"].as_str().unwrap());
-            listed.push((created_at, item["order_id"].as_str().unwrap().to_owned()));
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => break,
-        }
-    }
+            (created_at, item["order_id"].as_str().unwrap().to_owned())
+        })
+        .collect();
     let mut expected = ids.clone();
     expected.sort();
     let mut sorted: Vec<String> = listed.iter().map(|(_, id)| id.clone()).collect();

@@ -3,12 +3,10 @@
 
 use futures::{stream, StreamExt};
 use orderflow_tests::{
-    services::{customer, expect_json, order_body, Service, Services},
+    services::{customer, order_body, Services},
     wait_until,
 };
-use reqwest::StatusCode;
 use schemas::Topic;
-use serde_json::Value;
 use std::{
     collections::{HashMap, HashSet},
     time::Duration,
@@ -25,30 +23,6 @@ fn total_of(i: usize) -> i64 {
         OVER_LIMIT
     } else {
         1_000 + i as i64
-    }
-}
-
-/// All orders of `customer`, through the list endpoint's pages.
-async fn list_all(services: &Services, customer: &str) -> Vec<Value> {
-    let mut all = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let mut path = format!("/orders?customer_id={customer}&limit=200");
-        if let Some(c) = &cursor {
-            path.push_str(&format!("&cursor={c}"));
-        }
-        let response = services
-            .http
-            .get(services.url(Service::Order, &path))
-            .send()
-            .await
-            .expect("GET /orders answers");
-        let page = expect_json(response, StatusCode::OK).await;
-        all.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return all,
-        }
     }
 }
 
@@ -80,19 +54,14 @@ async fn a_burst_of_orders_is_placed_paid_and_settled_exactly_once_each() {
         "every order to reach its final status",
         || async {
             for status in ["PENDING", "PAID"] {
-                let path = format!("/orders?customer_id={customer}&status={status}&limit=1");
-                let response = services
-                    .http
-                    .get(services.url(Service::Order, &path))
-                    .send()
-                    .await
-                    .expect("GET /orders answers");
-                let page = expect_json(response, StatusCode::OK).await;
+                let page = services
+                    .orders_page(&format!("customer_id={customer}&status={status}&limit=1"))
+                    .await;
                 if !page["items"].as_array().unwrap().is_empty() {
                     return None;
                 }
             }
-            let orders = list_all(&services, &customer).await;
+            let orders = services.list_orders(&customer, 200).await;
             orders.iter().all(|o| o["version"] == 3).then_some(orders)
         },
     )
