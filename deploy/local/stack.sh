@@ -4,8 +4,14 @@
 # Usage:
 #   deploy/local/stack.sh <command> [component...]
 #
-# Components, in dependency order (no component means all of them):
-#   postgres  kafka  registry  order-service  payment-service  shipping-service
+# Components, in dependency order (no component means all of them, but `up`,
+# `start` and `restart` without a name leave the optional jaeger out):
+#   postgres  kafka  registry  jaeger  order-service  payment-service  shipping-service
+#
+# jaeger (optional) is the Jaeger all-in-one trace store: OTLP/gRPC on 4317,
+# OTLP/HTTP on 4318, UI and query API on http://127.0.0.1:16686. While it runs,
+# every service the stack starts exports its traces to it, and `up` restarts a
+# running service whose export does not match (started before or after jaeger).
 #
 # Commands:
 #   up        Install/fetch/build what is missing, start what is not running, and
@@ -52,6 +58,8 @@
 #                            runs a second stack beside the default one
 #   PG_PORT (5432)  KAFKA_PORT (9092)  KAFKA_CONTROLLER_PORT (9093)
 #   REGISTRY_PORT (8090)  REGISTRY_MANAGEMENT_PORT (8091, Quarkus health/metrics)
+#   JAEGER_UI_PORT (16686)  JAEGER_OTLP_GRPC_PORT (4317)  JAEGER_OTLP_HTTP_PORT (4318)
+#   JAEGER_QUERY_GRPC_PORT (16685)  JAEGER_HEALTH_PORT (13133)
 #   ORDER_PORT (8080)  PAYMENT_PORT (8081)  SHIPPING_PORT (8082)
 #                            individual overrides; defaults shown before offset
 #   ORDERFLOW_HEALTH_TIMEOUT seconds `up` waits per component (default: 120)
@@ -65,11 +73,15 @@
 #                            versions.env; default: the first such JDK in JAVA_HOME
 #                            or /usr/lib/jvm/*)
 #   CARGO_TARGET_DIR         where the service binaries are (default: $ROOT/target)
+#   ORDERFLOW_CACHE          tools built from source once per machine, outside the
+#                            clone: jaeger (default: /var/cache/orderflow)
 #   ORDERFLOW_SKIP_BUILD=1   skip `cargo build --bins` when the binaries exist
+#   ORDERFLOW_PROFILE        cargo profile of the services: debug (default) or
+#                            release (what to measure by hand with)
 #   RUST_LOG                 passed to the services (default: info)
 #
 # Versions are pinned in deploy/local/versions.env. All addresses are 127.0.0.1.
-# Only apt, Maven and cargo download anything.
+# Only apt, Maven, cargo and (for jaeger) the Go module proxy download anything.
 
 set -euo pipefail
 
@@ -98,6 +110,11 @@ REGISTRY_MANAGEMENT_PORT=${REGISTRY_MANAGEMENT_PORT:-$((8091 + OFFSET))}
 ORDER_PORT=${ORDER_PORT:-$((8080 + OFFSET))}
 PAYMENT_PORT=${PAYMENT_PORT:-$((8081 + OFFSET))}
 SHIPPING_PORT=${SHIPPING_PORT:-$((8082 + OFFSET))}
+JAEGER_UI_PORT=${JAEGER_UI_PORT:-$((16686 + OFFSET))}
+JAEGER_QUERY_GRPC_PORT=${JAEGER_QUERY_GRPC_PORT:-$((16685 + OFFSET))}
+JAEGER_OTLP_GRPC_PORT=${JAEGER_OTLP_GRPC_PORT:-$((4317 + OFFSET))}
+JAEGER_OTLP_HTTP_PORT=${JAEGER_OTLP_HTTP_PORT:-$((4318 + OFFSET))}
+JAEGER_HEALTH_PORT=${JAEGER_HEALTH_PORT:-$((13133 + OFFSET))}
 
 HEALTH_TIMEOUT=${ORDERFLOW_HEALTH_TIMEOUT:-120}
 STOP_TIMEOUT=${ORDERFLOW_STOP_TIMEOUT:-30}
@@ -106,6 +123,14 @@ KAFKA_REPLICATION_FACTOR=${KAFKA_REPLICATION_FACTOR:-1}
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx1G}
 REGISTRY_HEAP_OPTS=${REGISTRY_HEAP_OPTS:--Xms128m -Xmx512m}
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+PROFILE=${ORDERFLOW_PROFILE:-debug}
+case $PROFILE in
+  debug) CARGO_PROFILE_ARGS=() ;;
+  release) CARGO_PROFILE_ARGS=(--release) ;;
+  *) echo "stack.sh: bad ORDERFLOW_PROFILE '$PROFILE' (debug or release)" >&2; exit 2 ;;
+esac
+ORDERFLOW_CACHE=${ORDERFLOW_CACHE:-/var/cache/orderflow}
+JAEGER_BIN="$ORDERFLOW_CACHE/tools/jaeger-$JAEGER_VERSION/jaeger"
 
 PG_BIN="/usr/lib/postgresql/$POSTGRES_MAJOR/bin"
 PG_USER=orderflow
@@ -114,7 +139,9 @@ PG_PASSWORD=orderflow
 KAFKA_HOME="$CACHE_DIR/kafka-$KAFKA_VERSION-$(sha256sum <"$SCRIPT_DIR/kafka/pom.xml" | cut -c1-8)"
 APICURIO_HOME="$CACHE_DIR/apicurio-registry-$APICURIO_VERSION"
 
-COMPONENTS=(postgres kafka registry order-service payment-service shipping-service)
+COMPONENTS=(postgres kafka registry jaeger order-service payment-service shipping-service)
+# Started only when named.
+OPTIONAL_COMPONENTS=(jaeger)
 DATABASES=(orders payments shipping registry)
 TOPICS=(orders payments shipments
         order-service.dlq order-status-projector.dlq payment-service.dlq shipping-service.dlq)
@@ -181,12 +208,25 @@ is_component() {
   return 1
 }
 
-# Prints the requested components in dependency order, one per line.
+is_optional() {
+  local c
+  for c in "${OPTIONAL_COMPONENTS[@]}"; do [[ $c == "$1" ]] && return 0; done
+  return 1
+}
+
+# resolve_components <action> [component...]: prints the requested components
+# in dependency order, one per line. None named means all of them, less the
+# optional ones when starting.
 resolve_components() {
-  local c a found
+  local action=$1 c a found
+  shift
   for a in "$@"; do is_component "$a" || die "unknown component '$a' (known: ${COMPONENTS[*]})"; done
   for c in "${COMPONENTS[@]}"; do
-    if (($# == 0)); then echo "$c"; continue; fi
+    if (($# == 0)); then
+      [[ $action =~ ^(up|start|restart)$ ]] && is_optional "$c" && continue
+      echo "$c"
+      continue
+    fi
     found=0
     for a in "$@"; do [[ $a == "$c" ]] && found=1; done
     ((found)) && echo "$c"
@@ -199,6 +239,7 @@ component_address() {
     postgres) echo "127.0.0.1:$PG_PORT" ;;
     kafka) echo "127.0.0.1:$KAFKA_PORT" ;;
     registry) echo "http://127.0.0.1:$REGISTRY_PORT" ;;
+    jaeger) echo "http://127.0.0.1:$JAEGER_UI_PORT" ;;
     order-service) echo "http://127.0.0.1:$ORDER_PORT" ;;
     payment-service) echo "http://127.0.0.1:$PAYMENT_PORT" ;;
     shipping-service) echo "http://127.0.0.1:$SHIPPING_PORT" ;;
@@ -210,6 +251,7 @@ component_port() {
     postgres) echo "$PG_PORT" ;;
     kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
     registry) echo "$REGISTRY_PORT $REGISTRY_MANAGEMENT_PORT" ;;
+    jaeger) echo "$JAEGER_UI_PORT $JAEGER_QUERY_GRPC_PORT $JAEGER_OTLP_GRPC_PORT $JAEGER_OTLP_HTTP_PORT $JAEGER_HEALTH_PORT" ;;
     order-service) echo "$ORDER_PORT" ;;
     payment-service) echo "$PAYMENT_PORT" ;;
     shipping-service) echo "$SHIPPING_PORT" ;;
@@ -743,12 +785,69 @@ breaking_change_code() {
 }
 
 # ---------------------------------------------------------------------------
+# jaeger (optional): the all-in-one trace store, built once per machine from
+# the Go module proxy into $ORDERFLOW_CACHE/tools (a module of its own whose
+# only tool is Jaeger's main package, so Jaeger's go.mod pins its dependencies)
+# ---------------------------------------------------------------------------
+
+build_jaeger() {
+  local dir=${JAEGER_BIN%/*}
+  [[ -x $JAEGER_BIN ]] && return 0
+  mkdir -p "$dir/module"
+  export GOMODCACHE=${GOMODCACHE:-$ORDERFLOW_CACHE/go/mod} GOCACHE=${GOCACHE:-$ORDERFLOW_CACHE/go/cache} GOFLAGS=-mod=mod
+  say "jaeger: building Jaeger $JAEGER_VERSION with go into $JAEGER_BIN (once per machine; minutes)"
+  (
+    cd "$dir/module"
+    [[ -f go.mod ]] || go mod init orderflow.local/tools/jaeger >/dev/null 2>&1
+    go get -tool "github.com/jaegertracing/jaeger/cmd/jaeger@$JAEGER_VERSION" &&
+      go build -o "$JAEGER_BIN.tmp" github.com/jaegertracing/jaeger/cmd/jaeger &&
+      mv "$JAEGER_BIN.tmp" "$JAEGER_BIN"
+  ) >"$dir/build.log" 2>&1 || die "jaeger: go build failed; see $dir/build.log"
+}
+
+install_jaeger() {
+  [[ -x $JAEGER_BIN ]] && return 0
+  command -v go >/dev/null 2>&1 || PATH="/usr/local/go/bin:$PATH"
+  need_cmd go golang-go
+  mkdir -p "$ORDERFLOW_CACHE/tools"
+  (
+    flock -w 1800 8 || die "timed out waiting for $ORDERFLOW_CACHE/tools/.jaeger.lock"
+    build_jaeger
+  ) 8>"$ORDERFLOW_CACHE/tools/.jaeger.lock"
+}
+
+start_jaeger() {
+  local dir="$STATE_DIR/jaeger"
+  mkdir -p "$dir"
+  sed -e "s/@UI_PORT@/$JAEGER_UI_PORT/" -e "s/@QUERY_GRPC_PORT@/$JAEGER_QUERY_GRPC_PORT/" \
+    -e "s/@OTLP_GRPC_PORT@/$JAEGER_OTLP_GRPC_PORT/" -e "s/@OTLP_HTTP_PORT@/$JAEGER_OTLP_HTTP_PORT/" \
+    -e "s/@HEALTH_PORT@/$JAEGER_HEALTH_PORT/" \
+    "$SCRIPT_DIR/jaeger/config.yaml.in" >"$dir/config.yaml"
+  launch jaeger "$dir" "$JAEGER_BIN" --config "$dir/config.yaml"
+}
+
+probe_jaeger() { [[ $(http_code "http://127.0.0.1:$JAEGER_UI_PORT/api/services") == 200 ]]; }
+
+# The OTLP endpoint services export to: Jaeger's while it runs, none otherwise.
+otlp_endpoint() {
+  running_pid jaeger >/dev/null && echo "http://127.0.0.1:$JAEGER_OTLP_HTTP_PORT"
+  return 0
+}
+
+# Whether a running service exports to where otlp_endpoint says.
+exports_as_configured() {
+  local pid=$1 current
+  current=$(tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | sed -n 's/^OTEL_EXPORTER_OTLP_ENDPOINT=//p')
+  [[ $current == "$(otlp_endpoint)" ]]
+}
+
+# ---------------------------------------------------------------------------
 # order-service, payment-service, shipping-service
 # ---------------------------------------------------------------------------
 
 SERVICES_BUILT=0
 
-service_bin() { echo "$CARGO_TARGET_DIR/debug/$1"; }
+service_bin() { echo "$CARGO_TARGET_DIR/$PROFILE/$1"; }
 
 service_port() {
   case $1 in
@@ -774,8 +873,8 @@ install_service() {
   ((need)) || return 0
   command -v cargo >/dev/null 2>&1 || PATH="$HOME/.cargo/bin:$PATH"
   command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust, or put ~/.cargo/bin on PATH)"
-  say "building the services: cargo build --bins (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-  (cd "$ROOT" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR" cargo build --bins) ||
+  say "building the services: cargo build --bins ${CARGO_PROFILE_ARGS[*]} (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+  (cd "$ROOT" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR" cargo build --bins "${CARGO_PROFILE_ARGS[@]}") ||
     die "cargo build --bins failed"
   SERVICES_BUILT=1
 }
@@ -790,7 +889,10 @@ start_service() {
   require_running "$name" postgres kafka registry
   bin=$(service_bin "$name")
   [[ -x $bin ]] || die "$name: $bin does not exist (run: stack.sh up $name)"
-  launch "$name" "$ROOT" env \
+  local otlp=() endpoint
+  endpoint=$(otlp_endpoint)
+  [[ -n $endpoint ]] && otlp=(OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_SERVICE_NAME="$name")
+  launch "$name" "$ROOT" env "${otlp[@]}" \
     ORDERFLOW__KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" \
     ORDERFLOW__REGISTRY__URL="$CCOMPAT" \
     "${prefix}__DATABASE__URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$db" \
@@ -812,6 +914,7 @@ install_component() {
     postgres) install_postgres ;;
     kafka) install_kafka ;;
     registry) install_registry ;;
+    jaeger) install_jaeger ;;
     *-service) install_service ;;
   esac
 }
@@ -821,6 +924,7 @@ start_component() {
     postgres) init_postgres; start_postgres ;;
     kafka) start_kafka ;;
     registry) start_registry ;;
+    jaeger) start_jaeger ;;
     *-service) start_service "$1" ;;
   esac
 }
@@ -842,6 +946,9 @@ ensure_healthy() {
       wait_until registry probe_registry "HTTP 200 from $CCOMPAT/subjects"
       setup_registry
       ;;
+    jaeger)
+      wait_until jaeger probe_jaeger "HTTP 200 from http://127.0.0.1:$JAEGER_UI_PORT/api/services"
+      ;;
     *-service)
       SERVICE_PROBE_PORT=$(service_port "$1")
       wait_until "$1" probe_service "HTTP 200 from http://127.0.0.1:$SERVICE_PROBE_PORT/health/ready"
@@ -853,8 +960,13 @@ up_component() {
   local comp=$1 pid t0=$SECONDS
   install_component "$comp"
   if pid=$(running_pid "$comp") && [[ $comp == *-service ]] &&
-      [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == *" (deleted)" ]]; then
-    say "$comp: its binary was rebuilt since it started; restarting it"
+      [[ $(readlink "/proc/$pid/exe" 2>/dev/null) != "$(readlink -f "$(service_bin "$comp")")" ]]; then
+    # A rebuilt binary shows as "<path> (deleted)"; another path is another profile.
+    say "$comp: its binary was rebuilt or ORDERFLOW_PROFILE changed since it started; restarting it"
+    stop_component "$comp"
+  fi
+  if pid=$(running_pid "$comp") && [[ $comp == *-service ]] && ! exports_as_configured "$pid"; then
+    say "$comp: jaeger started or stopped since it started; restarting it so its trace export follows"
     stop_component "$comp"
   fi
   if pid=$(running_pid "$comp"); then
@@ -920,7 +1032,7 @@ main() {
   local action=$1 comp
   shift
   local comps=() reversed=()
-  mapfile -t comps < <(resolve_components "$@")
+  mapfile -t comps < <(resolve_components "$action" "$@")
   ((${#comps[@]})) || exit 2 # resolve_components already complained
   for ((i = ${#comps[@]} - 1; i >= 0; i--)); do reversed+=("${comps[$i]}"); done
 

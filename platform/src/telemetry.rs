@@ -102,6 +102,34 @@ pub fn traceparent(span: &tracing::Span) -> Option<String> {
     carrier.remove("traceparent")
 }
 
+/// Sets the attributes of OpenTelemetry's messaging conventions on the span of one Kafka hop:
+/// `send` by a relay, or `process` by a consumer `group`. They go to the trace only: in the
+/// logs they would repeat the span's own fields.
+pub fn kafka_hop(
+    span: &tracing::Span,
+    operation: &'static str,
+    group: Option<&str>,
+    topic: &str,
+    key: &str,
+    event_id: &str,
+) {
+    span.set_attribute("messaging.system", "kafka");
+    span.set_attribute("messaging.operation.type", operation);
+    span.set_attribute("messaging.operation.name", operation);
+    span.set_attribute("messaging.destination.name", topic.to_owned());
+    span.set_attribute("messaging.kafka.message.key", key.to_owned());
+    span.set_attribute("messaging.message.id", event_id.to_owned());
+    if let Some(group) = group {
+        span.set_attribute("messaging.consumer.group.name", group.to_owned());
+    }
+}
+
+/// The partition and offset of a Kafka hop's record, once known.
+pub fn kafka_position(span: &tracing::Span, partition: i32, offset: i64) {
+    span.set_attribute("messaging.destination.partition.id", partition.to_string());
+    span.set_attribute("messaging.kafka.offset", offset);
+}
+
 /// The trace id inside a `traceparent` (`00-<trace id>-<span id>-<flags>`).
 pub fn trace_id(traceparent: &str) -> Option<&str> {
     traceparent.split('-').nth(1)

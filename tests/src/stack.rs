@@ -23,6 +23,16 @@ impl SecondStack {
         format!("127.0.0.1:{}", 9092 + self.offset)
     }
 
+    /// Jaeger's UI and query API (`jaeger` component).
+    pub fn jaeger_query_url(&self) -> String {
+        format!("http://127.0.0.1:{}", 16686 + self.offset)
+    }
+
+    /// Jaeger's OTLP/HTTP receiver, as `OTEL_EXPORTER_OTLP_ENDPOINT` names it.
+    pub fn jaeger_otlp_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", 4318 + self.offset)
+    }
+
     pub fn stop(&self, component: &str) {
         self.run("stop", &[component]);
     }

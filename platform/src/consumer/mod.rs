@@ -360,8 +360,12 @@ impl<H: Handler> ConsumerGroup<H> {
                 tracing::debug!(event_id = %header.event_id, "duplicate event skipped");
                 continue;
             }
+            // The consumer span of OpenTelemetry's messaging conventions: a child of the
+            // relay's producer span, whose context the event carries.
             let span = tracing::info_span!(
                 "handle_event",
+                otel.name = %format_args!("process {}", event.topic),
+                otel.kind = "consumer",
                 group = %self.group,
                 topic = %event.topic,
                 partition = event.partition,
@@ -370,6 +374,15 @@ impl<H: Handler> ConsumerGroup<H> {
                 event_type = %event.event.event_type(),
             );
             telemetry::continue_trace(&span, event.traceparent.as_deref());
+            telemetry::kafka_hop(
+                &span,
+                "process",
+                Some(&self.group),
+                &event.topic,
+                &header.order_id.to_string(),
+                &header.event_id.to_string(),
+            );
+            telemetry::kafka_position(&span, event.partition, event.offset);
             match self.handler.handle(&tx, event).instrument(span).await {
                 Ok(()) => applied.push(event),
                 Err(HandlerError::Rejected(reason)) => return Ok(Some((index, reason))),

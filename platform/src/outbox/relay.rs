@@ -26,6 +26,7 @@ use crate::{
     metrics::METRICS,
     registry::{Registry, RegistryError},
     secret::Secret,
+    telemetry,
 };
 use rdkafka::{
     error::KafkaError,
@@ -250,6 +251,10 @@ impl Relay {
         // local queue is waited out rather than failed.
         let mut deliveries = Vec::with_capacity(rows.len());
         for ((row, value), topic) in rows.iter().zip(&frames).zip(&topics) {
+            let span = send_span(row, topic);
+            // The event carries the producer span's context, so the consumer's span is its
+            // child: the trace shows the Kafka hop, and the row's original context is its parent.
+            let traceparent = telemetry::traceparent(&span);
             let event_id = row.event_id.to_string();
             let mut headers = OwnedHeaders::new_with_capacity(3)
                 .insert(Header {
@@ -260,7 +265,7 @@ impl Relay {
                     key: "event_type",
                     value: Some(row.event_type.as_str()),
                 });
-            if let Some(traceparent) = &row.traceparent {
+            if let Some(traceparent) = &traceparent {
                 headers = headers.insert(Header {
                     key: "traceparent",
                     value: Some(traceparent.as_str()),
@@ -281,6 +286,7 @@ impl Relay {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
                     Err((e, _)) => {
+                        span.record("otel.status_code", "ERROR");
                         return Ok(PublishOutcome::failed_from(
                             deliveries_acks(deliveries).await,
                             row,
@@ -289,7 +295,7 @@ impl Relay {
                     }
                 }
             };
-            deliveries.push((row, delivery));
+            deliveries.push((row, delivery, span));
         }
         let results = deliveries_acks(deliveries).await;
         Ok(PublishOutcome::from_results(results))
@@ -321,16 +327,50 @@ impl Relay {
 
 type Delivered<'a> = (&'a PendingRow, Result<(), KafkaError>);
 
+/// The producer span of one event (OpenTelemetry messaging conventions), a child of the trace
+/// stored with its row. It ends when the broker's acknowledgement (or refusal) arrives.
+fn send_span(row: &PendingRow, topic: &str) -> tracing::Span {
+    let span = tracing::info_span!(
+        "send",
+        otel.name = %format_args!("send {topic}"),
+        otel.kind = "producer",
+        otel.status_code = tracing::field::Empty,
+        topic = %topic,
+        order_id = %row.key,
+        event_type = %row.event_type,
+    );
+    telemetry::continue_trace(&span, row.traceparent.as_deref());
+    telemetry::kafka_hop(
+        &span,
+        "send",
+        None,
+        topic,
+        &row.key,
+        &row.event_id.to_string(),
+    );
+    span
+}
+
 async fn deliveries_acks(
-    deliveries: Vec<(&PendingRow, rdkafka::producer::DeliveryFuture)>,
+    deliveries: Vec<(
+        &PendingRow,
+        rdkafka::producer::DeliveryFuture,
+        tracing::Span,
+    )>,
 ) -> Vec<Delivered<'_>> {
     let mut results = Vec::with_capacity(deliveries.len());
-    for (row, delivery) in deliveries {
+    for (row, delivery, span) in deliveries {
         let result = match delivery.await {
-            Ok(Ok(_)) => Ok(()),
+            Ok(Ok(delivery)) => {
+                telemetry::kafka_position(&span, delivery.partition, delivery.offset);
+                Ok(())
+            }
             Ok(Err((e, _))) => Err(e),
             Err(_canceled) => Err(KafkaError::Canceled),
         };
+        if result.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
         results.push((row, result));
     }
     results
