@@ -47,7 +47,7 @@ impl Platform {
         settings: CommonSettings,
         migrations: &[Migration],
     ) -> Result<Self, StartError> {
-        let pool = db::pool(&settings.database.url, settings.database.pool_size)?;
+        let pool = db::pool(&settings.database)?;
         db::migrate(&pool, migrations).await?;
         Ok(Platform {
             registry: Arc::new(Registry::new(&settings.registry)?),

@@ -98,10 +98,47 @@ pub struct DatabaseSettings {
     pub url: Secret<String>,
     #[serde(default = "default_pool_size")]
     pub pool_size: usize,
+    /// How long a request waits for a free pooled connection; past it the request is answered
+    /// 503 with `Retry-After` instead of hanging while the pool is exhausted.
+    #[serde(default = "default_pool_wait_timeout_ms")]
+    pub pool_wait_timeout_ms: u64,
+    /// How long opening a connection may take: a database that accepts no connection (down,
+    /// restarting, unreachable) is reported as unavailable after this, not after the OS's TCP
+    /// timeout.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// How long the check of a pooled connection before reuse may take.
+    #[serde(default = "default_recycle_timeout_ms")]
+    pub recycle_timeout_ms: u64,
+}
+
+impl DatabaseSettings {
+    /// The settings of a pool of `pool_size` connections to `url`, with the default timeouts.
+    pub fn new(url: Secret<String>, pool_size: usize) -> Self {
+        DatabaseSettings {
+            url,
+            pool_size,
+            pool_wait_timeout_ms: default_pool_wait_timeout_ms(),
+            connect_timeout_ms: default_connect_timeout_ms(),
+            recycle_timeout_ms: default_recycle_timeout_ms(),
+        }
+    }
 }
 
 fn default_pool_size() -> usize {
     16
+}
+
+fn default_pool_wait_timeout_ms() -> u64 {
+    2_000
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    3_000
+}
+
+fn default_recycle_timeout_ms() -> u64 {
+    1_000
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -254,6 +291,15 @@ impl Validate for DatabaseSettings {
             .map_err(|e| invalid("database.url", e.to_string()))?;
         if self.pool_size == 0 {
             return Err(invalid("database.pool_size", "must be at least 1"));
+        }
+        for (key, ms) in [
+            ("database.pool_wait_timeout_ms", self.pool_wait_timeout_ms),
+            ("database.connect_timeout_ms", self.connect_timeout_ms),
+            ("database.recycle_timeout_ms", self.recycle_timeout_ms),
+        ] {
+            if !(1..=600_000).contains(&ms) {
+                return Err(invalid(key, "must be between 1 and 600000 (milliseconds)"));
+            }
         }
         Ok(())
     }

@@ -4,8 +4,9 @@
 //! `schema_migrations`. The platform's own (outbox, inbox) come first, then the service's. A
 //! transaction-scoped advisory lock lets several replicas start at once without racing.
 
-use crate::secret::Secret;
-use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod};
+use crate::{config::DatabaseSettings, secret::Secret};
+use deadpool_postgres::{Manager, ManagerConfig, RecyclingMethod, Runtime};
+use std::time::Duration;
 
 pub use deadpool_postgres::{Object as Client, Pool, PoolError, Transaction};
 
@@ -19,6 +20,41 @@ pub enum DbError {
     Postgres(#[from] tokio_postgres::Error),
     #[error("database url is invalid")]
     Url(#[source] tokio_postgres::Error),
+}
+
+impl DbError {
+    /// Whether the database could not be reached or answer now (pool exhausted, connection
+    /// refused or lost, server restarting): worth a retry later, a 503 to a client.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            DbError::Pool(_) => true,
+            DbError::Postgres(e) => is_transient(e),
+            DbError::Build(_) | DbError::Url(_) => false,
+        }
+    }
+}
+
+/// Whether a statement failed for a reason that passes: the connection (closed, I/O error,
+/// SQLSTATE class 08), the server (57P01-57P03 shutting down or starting, class 53 out of
+/// resources), or concurrency (40001 serialization failure, 40P01 deadlock, 55P03 lock not
+/// available). Anything else the server said (a constraint, a type, a syntax) fails again the
+/// same way.
+pub fn is_transient(e: &tokio_postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.code() {
+        Some(state) => {
+            let code = state.code();
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P")
+                || matches!(code, "40001" | "40P01" | "55P03")
+        }
+        // No SQLSTATE: the server did not answer (I/O, connect, timeout), unless the client
+        // itself failed to convert a value.
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
+    }
 }
 
 /// A migration: a version that orders it and the SQL that applies it.
@@ -45,8 +81,13 @@ pub const PLATFORM_MIGRATIONS: &[Migration] = &[
 /// Call it on the main runtime: every connection is opened and driven there. actix-web runs
 /// each HTTP worker on a runtime of its own; a connection opened by a handler would otherwise
 /// live on that worker's runtime and die with it at shutdown, while another worker uses it.
-pub fn pool(url: &Secret<String>, size: usize) -> Result<Pool, DbError> {
-    let config: tokio_postgres::Config = url.expose().parse().map_err(DbError::Url)?;
+///
+/// Every wait is bounded (`database.*_timeout_ms`): a pool that is exhausted, or a database
+/// that does not answer, fails the caller with [`DbError::Pool`] instead of hanging it.
+pub fn pool(settings: &DatabaseSettings) -> Result<Pool, DbError> {
+    let ms = Duration::from_millis;
+    let mut config: tokio_postgres::Config = settings.url.expose().parse().map_err(DbError::Url)?;
+    config.connect_timeout(ms(settings.connect_timeout_ms));
     let manager = Manager::from_connect(
         config,
         OnRuntime(tokio::runtime::Handle::current()),
@@ -56,7 +97,13 @@ pub fn pool(url: &Secret<String>, size: usize) -> Result<Pool, DbError> {
             recycling_method: RecyclingMethod::Fast,
         },
     );
-    Ok(Pool::builder(manager).max_size(size).build()?)
+    Ok(Pool::builder(manager)
+        .max_size(settings.pool_size)
+        .runtime(Runtime::Tokio1)
+        .wait_timeout(Some(ms(settings.pool_wait_timeout_ms)))
+        .create_timeout(Some(ms(settings.connect_timeout_ms)))
+        .recycle_timeout(Some(ms(settings.recycle_timeout_ms)))
+        .build()?)
 }
 
 /// Opens connections on one runtime, whoever asks for them.

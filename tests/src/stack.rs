@@ -23,6 +23,14 @@ impl SecondStack {
         format!("127.0.0.1:{}", 9092 + self.offset)
     }
 
+    /// The maintenance database of the stack's PostgreSQL (`postgres` component).
+    pub fn postgres_admin_url(&self) -> String {
+        format!(
+            "postgres://orderflow:orderflow@127.0.0.1:{}/postgres",
+            5432 + self.offset
+        )
+    }
+
     /// Jaeger's UI and query API (`jaeger` component).
     pub fn jaeger_query_url(&self) -> String {
         format!("http://127.0.0.1:{}", 16686 + self.offset)
@@ -41,20 +49,35 @@ impl SecondStack {
         self.run("start", &[component]);
     }
 
-    fn run(&self, command: &str, components: &[&str]) {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/stack.sh");
-        let status = Command::new("bash")
-            .arg(script)
-            .arg(command)
-            .args(components)
-            .env("ORDERFLOW_STACK", &self.name)
-            .env("ORDERFLOW_PORT_OFFSET", self.offset.to_string())
-            // Tests create the topics of their own namespace.
-            .env("KAFKA_SKIP_TOPICS", "1")
-            .status()
-            .expect("stack.sh runs");
-        assert!(status.success(), "stack.sh {command} {components:?} failed");
+    /// Stops and starts `component` on a thread of its own, so that the caller's tasks (a
+    /// load running beside the restart) go on meanwhile. Join the handle to wait for it.
+    pub fn restart_in_background(&self, component: &str) -> std::thread::JoinHandle<()> {
+        let (name, offset, component) = (self.name.clone(), self.offset, component.to_owned());
+        std::thread::spawn(move || {
+            stack_sh(&name, offset, "stop", &[&component]);
+            stack_sh(&name, offset, "start", &[&component]);
+        })
     }
+
+    fn run(&self, command: &str, components: &[&str]) {
+        stack_sh(&self.name, self.offset, command, components);
+    }
+}
+
+/// Runs `stack.sh <command> <components>` on the stack `name` with ports shifted by `offset`.
+fn stack_sh(name: &str, offset: u16, command: &str, components: &[&str]) {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/stack.sh");
+    let status = Command::new("bash")
+        .arg(script)
+        .arg(command)
+        .args(components)
+        .env("ORDERFLOW_STACK", name)
+        .env("ORDERFLOW_PORT_OFFSET", offset.to_string())
+        // Tests create the topics of their own namespace.
+        .env("KAFKA_SKIP_TOPICS", "1")
+        .status()
+        .expect("stack.sh runs");
+    assert!(status.success(), "stack.sh {command} {components:?} failed");
 }
 
 impl Drop for SecondStack {

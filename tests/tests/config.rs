@@ -46,6 +46,14 @@ fn each_service_names_the_setting_that_is_wrong() {
             "database.url",
         ),
         (
+            "order-service",
+            &[
+                ("ORDER__DATABASE__URL", db),
+                ("ORDER__DATABASE__POOL_WAIT_TIMEOUT_MS", "0"),
+            ],
+            "database.pool_wait_timeout_ms",
+        ),
+        (
             "payment-service",
             &[
                 ("PAYMENT__DATABASE__URL", db),

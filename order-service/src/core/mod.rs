@@ -5,7 +5,11 @@ pub mod cancel;
 pub mod place;
 pub mod query;
 
-use platform::{db::DbError, http::Problem, outbox::OutboxError};
+use platform::{
+    db::{self, DbError},
+    http::Problem,
+    outbox::OutboxError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -43,7 +47,10 @@ impl From<OrderError> for Problem {
                 p
             }
             OrderError::AlreadyShipped => Problem::conflict(e.to_string()),
-            OrderError::Db(DbError::Pool(_)) => Problem::unavailable("the database is unavailable"),
+            OrderError::Db(ref db) => Problem::database(&e, db.is_unavailable()),
+            OrderError::Query(ref q) | OrderError::Outbox(OutboxError::Write(ref q)) => {
+                Problem::database(&e, db::is_transient(q))
+            }
             other => Problem::internal(&other),
         }
     }

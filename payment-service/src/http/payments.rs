@@ -49,8 +49,8 @@ pub enum ReadError {
 impl From<ReadError> for Problem {
     fn from(e: ReadError) -> Self {
         match e {
-            ReadError::Pool(_) => Problem::unavailable("the database is unavailable"),
-            other => Problem::internal(&other),
+            ReadError::Pool(_) => Problem::database(&e, true),
+            ReadError::Query(ref q) => Problem::database(&e, platform::db::is_transient(q)),
         }
     }
 }

@@ -101,7 +101,12 @@ async fn timed(check: impl std::future::Future<Output = Result<(), String>>) -> 
 }
 
 pub(crate) async fn metrics(readiness: web::Data<Readiness>) -> HttpResponse {
-    match readiness.pool.get().await {
+    // A short wait: /metrics answers while the pool is exhausted, without the gauges.
+    let timeouts = deadpool_postgres::Timeouts {
+        wait: Some(std::time::Duration::from_millis(100)),
+        ..readiness.pool.timeouts()
+    };
+    match readiness.pool.timeout_get(&timeouts).await {
         Ok(client) => {
             if let Err(e) = relay::refresh_gauges(&client).await {
                 tracing::warn!(error = %e, "outbox gauges not refreshed");

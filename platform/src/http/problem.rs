@@ -31,6 +31,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Seconds after which a retry may succeed, sent as the `Retry-After` header.
+    #[serde(skip)]
+    pub retry_after_secs: Option<u32>,
 }
 
 impl Problem {
@@ -41,6 +44,7 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             errors: Vec::new(),
+            retry_after_secs: None,
         }
     }
 
@@ -84,13 +88,28 @@ impl Problem {
         )
     }
 
+    /// A dependency is down or overloaded: the client should retry (with the same
+    /// `Idempotency-Key`) after `Retry-After`.
     pub fn unavailable(detail: impl Into<String>) -> Self {
-        Self::new(
+        let mut p = Self::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "unavailable",
             "Service unavailable",
             detail,
-        )
+        );
+        p.retry_after_secs = Some(1);
+        p
+    }
+
+    /// The answer to a database failure: 503 when it passes (the pool or the connection),
+    /// otherwise an internal error.
+    pub fn database(error: &dyn std::error::Error, unavailable: bool) -> Self {
+        if unavailable {
+            tracing::warn!(error = %crate::error_chain(error), "database unavailable");
+            Self::unavailable("the database is unavailable")
+        } else {
+            Self::internal(error)
+        }
     }
 }
 
@@ -106,9 +125,11 @@ impl ResponseError for Problem {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            .content_type("application/problem+json")
-            .json(self)
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(secs) = self.retry_after_secs {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, secs.to_string()));
+        }
+        response.content_type("application/problem+json").json(self)
     }
 }
 

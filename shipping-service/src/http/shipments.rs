@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use platform::{
     db::Pool,
     http::{self, Problem},
+    outbox::OutboxError,
 };
 use serde::{Deserialize, Serialize};
 use tokio_postgres::Row;
@@ -41,7 +42,10 @@ impl From<ShippingError> for Problem {
         match e {
             ShippingError::NotFound => Problem::not_found("no shipment with this id"),
             ShippingError::WrongState(_) => Problem::conflict(e.to_string()),
-            ShippingError::Pool(_) => Problem::unavailable("the database is unavailable"),
+            ShippingError::Pool(_) => Problem::database(&e, true),
+            ShippingError::Query(ref q) | ShippingError::Outbox(OutboxError::Write(ref q)) => {
+                Problem::database(&e, platform::db::is_transient(q))
+            }
             other => Problem::internal(&other),
         }
     }

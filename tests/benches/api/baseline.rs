@@ -3,7 +3,7 @@
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use orderflow_tests::Env;
-use platform::{db, secret::Secret};
+use platform::{config::DatabaseSettings, db, secret::Secret};
 use schemas::{codec, DomainEvent};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -82,7 +82,7 @@ impl RawPostgres {
     /// dropped, to show what it costs.
     pub async fn create(env: &Env, notify: bool) -> Self {
         let url = env.fresh_database().await;
-        let pool = db::pool(&Secret::new(url.clone()), 1).expect("pool");
+        let pool = db::pool(&DatabaseSettings::new(Secret::new(url.clone()), 1)).expect("pool");
         db::migrate(&pool, &[("order_0001_orders", ORDERS_DDL)])
             .await
             .expect("baseline tables");
