@@ -238,6 +238,23 @@ pub struct ConsumerSettings {
     pub inbox_retention_secs: u64,
     #[serde(default = "default_backoff_max_ms")]
     pub backoff_max_ms: u64,
+    /// How often an event whose handler fails the same way every time (a constraint it
+    /// violates, a value the database refuses) is tried before it goes to the dead-letter
+    /// topic. Transient failures (connection, registry, broker) are retried without limit.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// At shutdown, how long the final offset commit, a dead-letter send in flight and the
+    /// dead-letter producer's flush may each take.
+    #[serde(default = "default_drain_timeout_ms")]
+    pub drain_timeout_ms: u64,
+}
+
+fn default_drain_timeout_ms() -> u64 {
+    5_000
+}
+
+fn default_max_attempts() -> u32 {
+    5
 }
 
 fn default_consumer_batch() -> usize {
@@ -346,6 +363,9 @@ impl Validate for ConsumerSettings {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.batch_size == 0 {
             return Err(invalid("consumer.batch_size", "must be at least 1"));
+        }
+        if self.max_attempts == 0 {
+            return Err(invalid("consumer.max_attempts", "must be at least 1"));
         }
         Ok(())
     }

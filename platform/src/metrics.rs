@@ -14,6 +14,7 @@ pub struct Metrics {
     pub events_processed_total: IntCounterVec,
     pub events_dlq_total: IntCounterVec,
     pub consumer_lag: IntGaugeVec,
+    pub consumer_rebalances_total: IntCounterVec,
 }
 
 pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -62,11 +63,20 @@ impl Metrics {
             &["group", "topic", "partition"],
         )
         .expect("valid metric");
+        let consumer_rebalances_total = IntCounterVec::new(
+            Opts::new(
+                "orderflow_consumer_rebalances_total",
+                "Partition assignments a consumer group member received (one per rebalance).",
+            ),
+            &["group"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(outbox_published_total.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(events_processed_total.clone()),
             Box::new(events_dlq_total.clone()),
             Box::new(consumer_lag.clone()),
+            Box::new(consumer_rebalances_total.clone()),
         ] {
             registry.register(c).expect("unique metric");
         }
@@ -78,6 +88,7 @@ impl Metrics {
             events_processed_total,
             events_dlq_total,
             consumer_lag,
+            consumer_rebalances_total,
         }
     }
 

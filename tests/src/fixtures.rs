@@ -89,7 +89,8 @@ pub const EFFECTS_TABLE: platform::db::Migration = (
 );
 
 /// A handler whose effect is a row in `effects`. An `OrderCancelled` with reason `POISON` is
-/// rejected as a domain rule that can never pass.
+/// rejected as a domain rule that can never pass; one with reason `DIVIDE_BY_ZERO` runs a
+/// statement the database refuses every time (SQLSTATE 22012).
 pub struct Recorder;
 
 impl Handler for Recorder {
@@ -99,6 +100,9 @@ impl Handler for Recorder {
                 return Err(HandlerError::Rejected(
                     "reason POISON is never valid".into(),
                 ));
+            }
+            if c.reason == "DIVIDE_BY_ZERO" {
+                tx.execute("SELECT 1 / 0", &[]).await?;
             }
         }
         let header = event.event.header();

@@ -7,7 +7,7 @@ use orderflow_tests::{
     proxy::Proxy,
     read_topic, wait_until, Env,
 };
-use platform::{app::Platform, consumer::header_map, registry::Registry};
+use platform::{app::Platform, config::CommonSettings, consumer::header_map, registry::Registry};
 use rdkafka::{
     producer::{FutureProducer, FutureRecord},
     ClientConfig, Message,
@@ -118,15 +118,7 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_moves_on(
 #[tokio::test]
 async fn consumers_wait_for_an_unreachable_registry_and_dead_letter_nothing() {
     let iso = Isolated::new(Env::from_env(), &["recorder"]).await;
-    let registry_addr = reqwest::Url::parse(&iso.env.registry).unwrap();
-    let target = format!(
-        "{}:{}",
-        registry_addr.host_str().unwrap(),
-        registry_addr.port().unwrap()
-    );
-    let proxy = Proxy::start(target.parse().unwrap()).await;
-    let mut settings = iso.settings();
-    settings.registry.url = iso.env.registry.replace(&target, &proxy.addr.to_string());
+    let (proxy, settings) = registry_behind_proxy(&iso).await;
     let platform = Platform::build(settings, &[EFFECTS_TABLE]).await.unwrap();
     let topic = iso.topic(Topic::Orders);
     let sent = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
@@ -165,6 +157,172 @@ async fn consumers_wait_for_an_unreachable_registry_and_dead_letter_nothing() {
     let dlq = format!("{}recorder.dlq", iso.namespace);
     assert!(
         read_topic(&iso.env, &dlq, 1, Duration::from_secs(3))
+            .await
+            .is_empty(),
+        "nothing was dead-lettered"
+    );
+    stop.cancel();
+}
+
+/// A proxy in front of the registry, which the test can cut, and settings that reach the
+/// registry through it.
+async fn registry_behind_proxy(iso: &Isolated) -> (Proxy, CommonSettings) {
+    let registry_addr = reqwest::Url::parse(&iso.env.registry).unwrap();
+    let target = format!(
+        "{}:{}",
+        registry_addr.host_str().unwrap(),
+        registry_addr.port().unwrap()
+    );
+    let proxy = Proxy::start(target.parse().unwrap()).await;
+    let mut settings = iso.settings();
+    settings.registry.url = iso.env.registry.replace(&target, &proxy.addr.to_string());
+    (proxy, settings)
+}
+
+/// Publishes `event` to `topic` as the relay would: framed, keyed by its order.
+async fn produce_event(iso: &Isolated, topic: &str, event: &DomainEvent) {
+    let value = framed(iso, event, topic).await;
+    let key = event.header().order_id.to_string();
+    produce(&iso.env, topic, Some(&key), &value).await;
+}
+
+/// Runs the recorder's consumer group of `platform` until the returned token is cancelled.
+fn run_recorder(platform: Platform) -> CancellationToken {
+    let stop = CancellationToken::new();
+    tokio::spawn(
+        platform
+            .consumer("recorder", &[Topic::Orders], Recorder)
+            .run(stop.clone()),
+    );
+    stop
+}
+
+/// The dead letters of the recorder's group in `iso`: key and headers.
+async fn dead_letters(
+    iso: &Isolated,
+    at_least: usize,
+    within: Duration,
+) -> Vec<(String, HashMap<String, String>)> {
+    let dlq = format!("{}recorder.dlq", iso.namespace);
+    read_topic(&iso.env, &dlq, at_least, within)
+        .await
+        .iter()
+        .map(|m| {
+            let key = String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned();
+            (key, header_map(m))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_event_that_fails_the_same_way_every_time_is_dead_lettered_after_max_attempts() {
+    let iso = Isolated::new(Env::from_env(), &["recorder"]).await;
+    let mut settings = iso.settings();
+    settings.consumer.max_attempts = 3;
+    let platform = Platform::build(settings, &[EFFECTS_TABLE]).await.unwrap();
+    let topic = iso.topic(Topic::Orders);
+    let failing = event(Uuid::new_v4(), "DIVIDE_BY_ZERO");
+    let after = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
+    for e in [&failing, &after] {
+        produce_event(&iso, &topic, e).await;
+    }
+    let stop = run_recorder(platform);
+
+    // The partition moves on: the event behind the failing one is applied.
+    let db = iso.client().await;
+    wait_until(
+        WAIT,
+        "the event behind the failing one to be applied",
+        || async { (effects_of(&db, after.header().event_id).await == 1).then_some(()) },
+    )
+    .await;
+    assert_eq!(effects_of(&db, failing.header().event_id).await, 0);
+    let dead = dead_letters(&iso, 1, WAIT).await;
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    let (key, headers) = &dead[0];
+    assert_eq!(key, &failing.header().order_id.to_string());
+    assert_eq!(headers["dlq.error.class"], "PersistentFailure");
+    let message = &headers["dlq.error.message"];
+    assert!(
+        message.contains("3 times") && message.contains("division by zero"),
+        "{message}"
+    );
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_registry_outage_longer_than_the_poll_interval_keeps_the_member_in_its_group() {
+    const MAX_POLL_MS: u64 = 7_000;
+    let iso = Isolated::new(Env::from_env(), &["recorder"]).await;
+    let (proxy, mut settings) = registry_behind_proxy(&iso).await;
+    // librdkafka's smallest session timeout the broker accepts is 6 s by default.
+    for (key, value) in [
+        ("max.poll.interval.ms", MAX_POLL_MS.to_string()),
+        ("session.timeout.ms", "6000".to_owned()),
+    ] {
+        settings.kafka.properties.insert(key.into(), value);
+    }
+    let group = settings.kafka.group("recorder");
+    let platform = Platform::build(settings, &[EFFECTS_TABLE]).await.unwrap();
+    let topic = iso.topic(Topic::Orders);
+    let stop = run_recorder(platform);
+    let rebalances = || {
+        platform::metrics::METRICS
+            .consumer_rebalances_total
+            .with_label_values(&[&group])
+            .get()
+    };
+    wait_until(WAIT, "the member to be assigned its partitions", || async {
+        (rebalances() >= 1).then_some(())
+    })
+    .await;
+    let assigned = rebalances();
+
+    let sent = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
+    let value = framed(&iso, &sent, &topic).await;
+    proxy.cut();
+    let cut_at = std::time::Instant::now();
+    produce(
+        &iso.env,
+        &topic,
+        Some(&sent.header().order_id.to_string()),
+        &value,
+    )
+    .await;
+    // The outage lasts twice the poll interval, with the consumer retrying all along.
+    wait_until(
+        WAIT,
+        "an outage of twice max.poll.interval.ms, retried throughout",
+        || async {
+            (cut_at.elapsed() >= Duration::from_millis(2 * MAX_POLL_MS) && proxy.refused() >= 5)
+                .then_some(())
+        },
+    )
+    .await;
+    let db = iso.client().await;
+    assert_eq!(effects_of(&db, sent.header().event_id).await, 0);
+    proxy.restore();
+    wait_until(
+        WAIT,
+        "the event to be applied once the registry is back",
+        || async { (effects_of(&db, sent.header().event_id).await == 1).then_some(()) },
+    )
+    .await;
+    // A member thrown out meanwhile would rejoin (a new assignment) before it consumed
+    // anything more: once a later event is applied, any such rebalance has happened.
+    let later = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
+    produce_event(&iso, &topic, &later).await;
+    wait_until(WAIT, "a later event to be applied", || async {
+        (effects_of(&db, later.header().event_id).await == 1).then_some(())
+    })
+    .await;
+    assert_eq!(
+        rebalances(),
+        assigned,
+        "the member left its group and rejoined"
+    );
+    assert!(
+        dead_letters(&iso, 1, Duration::from_secs(3))
             .await
             .is_empty(),
         "nothing was dead-lettered"

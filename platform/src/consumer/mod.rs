@@ -9,14 +9,26 @@
 //!
 //! `Draining` on shutdown: no new fetch; the batch in hand is finished (or abandoned if it is
 //! waiting out a transient failure), stored offsets are committed synchronously, and the
-//! dead-letter producer is flushed. Before partitions are revoked in a rebalance the stored
-//! offsets are committed too, so the next owner starts after what was processed.
+//! dead-letter producer is flushed, each bounded by `drain_timeout_ms`. Before partitions are
+//! revoked in a rebalance the stored offsets are committed too, so the next owner starts after
+//! what was processed.
 //!
 //! # Failures
 //! Permanent ([`dlq`] lists them): the message goes to `<group>.dlq` unchanged with
 //! `dlq.*` headers and its offset moves on; the rest of the batch is redone without it.
-//! Transient (database, registry, broker): the whole batch is retried with backoff, never
+//! Persistent (a handler's database statement fails the same way each time: a constraint, a
+//! refused value, by SQLSTATE): retried with the batch up to `max_attempts` times, then
+//! dead-lettered like a permanent one, so one bad event cannot stop its partitions for good.
+//! Transient (connection, registry, broker): the whole batch is retried with backoff, never
 //! skipped.
+//!
+//! # Staying in the group while retrying
+//! A member that does not poll for `max.poll.interval.ms` is thrown out of its group, and the
+//! rebalance hands its partitions to members that would fail the same way. So while a batch
+//! waits out a failure, the member pauses its partitions and keeps polling: it stays in the
+//! group (heartbeats and rebalances go on), fetches nothing new, and resumes after the batch
+//! went through. A message that still arrives meanwhile (a partition assigned during the
+//! pause) is kept for the next batch.
 
 pub mod dlq;
 
@@ -60,14 +72,23 @@ pub enum HandlerError {
     /// never know): dead-letter it.
     #[error("{0}")]
     Rejected(String),
+    /// A failure that repeats the same way (the database refuses a statement by a
+    /// constraint or a value): tried `max_attempts` times, then dead-lettered.
+    #[error("persistent failure")]
+    Persistent(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// Anything that may pass on retry.
     #[error("transient failure")]
     Transient(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
+/// Classified by SQLSTATE ([`crate::db::is_transient`]).
 impl From<tokio_postgres::Error> for HandlerError {
     fn from(e: tokio_postgres::Error) -> Self {
-        HandlerError::Transient(Box::new(e))
+        if crate::db::is_transient(&e) {
+            HandlerError::Transient(Box::new(e))
+        } else {
+            HandlerError::Persistent(Box::new(e))
+        }
     }
 }
 
@@ -75,7 +96,7 @@ impl From<crate::outbox::OutboxError> for HandlerError {
     fn from(e: crate::outbox::OutboxError) -> Self {
         match e {
             crate::outbox::OutboxError::Encode(e) => HandlerError::Rejected(e.to_string()),
-            write => HandlerError::Transient(Box::new(write)),
+            crate::outbox::OutboxError::Write(e) => e.into(),
         }
     }
 }
@@ -136,6 +157,15 @@ impl ClientContext for GroupContext {
 }
 
 impl ConsumerContext for GroupContext {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(_) = rebalance {
+            METRICS
+                .consumer_rebalances_total
+                .with_label_values(&[&self.group])
+                .inc();
+        }
+    }
+
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(_) = rebalance {
             match consumer.commit_consumer_state(CommitMode::Sync) {
@@ -159,11 +189,23 @@ enum Decoded {
     Dead(DeadLetter),
 }
 
+/// What one transaction over a batch came to.
+enum Applied {
+    Committed,
+    /// Event `index` was rejected (nothing was committed).
+    Rejected(usize, String),
+    /// Event `index` failed persistently (nothing was committed).
+    Failed(usize, Box<dyn std::error::Error + Send + Sync>),
+}
+
+type GroupConsumer = StreamConsumer<GroupContext>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 impl<H: Handler> ConsumerGroup<H> {
     /// Consumes until `shutdown`, then drains. Returns early only if the consumer cannot be
     /// created or subscribed.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), ConsumerError> {
-        let consumer: StreamConsumer<GroupContext> = kafka::client_config(&self.kafka)
+        let consumer: GroupConsumer = kafka::client_config(&self.kafka)
             .set("group.id", &self.group)
             .set("enable.auto.commit", "true")
             .set(
@@ -188,17 +230,21 @@ impl<H: Handler> ConsumerGroup<H> {
 
         let wait = Duration::from_millis(self.settings.batch_wait_ms);
         let mut next_cleanup = tokio::time::Instant::now();
+        // Messages polled while the partitions were paused: the next batch starts with them.
+        let mut carried: Vec<OwnedMessage> = Vec::new();
         loop {
-            let first = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                m = consumer.recv() => m,
-            };
-            let mut batch = Vec::with_capacity(self.settings.batch_size);
-            match first {
-                Ok(m) => batch.push(m.detach()),
-                Err(e) => {
-                    tracing::warn!(group = %self.group, error = %e, "kafka consumer error");
-                    continue;
+            let mut batch = std::mem::take(&mut carried);
+            if batch.is_empty() {
+                let first = tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    m = consumer.recv() => m,
+                };
+                match first {
+                    Ok(m) => batch.push(m.detach()),
+                    Err(e) => {
+                        tracing::warn!(group = %self.group, error = %e, "kafka consumer error");
+                        continue;
+                    }
                 }
             }
             while batch.len() < self.settings.batch_size {
@@ -207,7 +253,10 @@ impl<H: Handler> ConsumerGroup<H> {
                     _ => break,
                 }
             }
-            if !self.process(batch.as_slice(), &shutdown).await {
+            if !self
+                .process(batch.as_slice(), &consumer, &mut carried, &shutdown)
+                .await
+            {
                 break;
             }
             for m in &batch {
@@ -228,7 +277,7 @@ impl<H: Handler> ConsumerGroup<H> {
             | Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => {}
             Err(e) => tracing::warn!(group = %self.group, error = %e, "final offset commit failed"),
         }
-        if let Err(e) = rdkafka::producer::Producer::flush(&self.producer, Duration::from_secs(5)) {
+        if let Err(e) = rdkafka::producer::Producer::flush(&self.producer, self.drain_timeout()) {
             tracing::warn!(error = %e, "dead-letter producer not flushed");
         }
         Ok(())
@@ -256,20 +305,73 @@ impl<H: Handler> ConsumerGroup<H> {
         }
     }
 
+    fn drain_timeout(&self) -> Duration {
+        Duration::from_millis(self.settings.drain_timeout_ms)
+    }
+
     /// Processes one batch until it is done. Returns false when shutdown interrupted it, in
-    /// which case nothing of it may be acknowledged.
-    async fn process(&self, batch: &[OwnedMessage], shutdown: &CancellationToken) -> bool {
+    /// which case nothing of it may be acknowledged. While it waits out a failure the
+    /// partitions are paused and polled (module doc); what arrives goes to `carried`.
+    async fn process(
+        &self,
+        batch: &[OwnedMessage],
+        consumer: &GroupConsumer,
+        carried: &mut Vec<OwnedMessage>,
+        shutdown: &CancellationToken,
+    ) -> bool {
         let mut backoff = Backoff::new(self.settings.backoff_max_ms);
-        loop {
-            match self.try_process(batch).await {
-                Ok(()) => return true,
+        // Persistent failures so far, by the failing message's position in the batch.
+        let mut attempts: HashMap<usize, u32> = HashMap::new();
+        let mut paused = false;
+        let done = loop {
+            match self.try_process(batch, &mut attempts, shutdown).await {
+                Ok(()) => break true,
                 Err(e) => {
                     tracing::warn!(group = %self.group, error = %crate::error_chain(&*e), "batch failed; retrying");
-                    backoff.wait(shutdown).await;
+                    paused = self.pause(consumer);
+                    let wait = backoff.wait(shutdown);
+                    tokio::pin!(wait);
+                    loop {
+                        tokio::select! {
+                            () = &mut wait => break,
+                            m = consumer.recv() => match m {
+                                Ok(m) => {
+                                    carried.push(m.detach());
+                                    // From a partition assigned during the pause.
+                                    paused = self.pause(consumer);
+                                }
+                                Err(e) => tracing::debug!(group = %self.group, error = %e, "kafka consumer error while paused"),
+                            },
+                        }
+                    }
                     if shutdown.is_cancelled() {
-                        return false;
+                        break false;
                     }
                 }
+            }
+        };
+        if paused {
+            match consumer.assignment() {
+                Ok(assigned) => {
+                    if let Err(e) = consumer.resume(&assigned) {
+                        tracing::warn!(group = %self.group, error = %e, "partitions not resumed");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(group = %self.group, error = %e, "assignment unknown; partitions not resumed")
+                }
+            }
+        }
+        done
+    }
+
+    /// Pauses every assigned partition; whether it did.
+    fn pause(&self, consumer: &GroupConsumer) -> bool {
+        match consumer.assignment().and_then(|a| consumer.pause(&a)) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(group = %self.group, error = %e, "partitions not paused");
+                false
             }
         }
     }
@@ -277,7 +379,9 @@ impl<H: Handler> ConsumerGroup<H> {
     async fn try_process(
         &self,
         batch: &[OwnedMessage],
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        attempts: &mut HashMap<usize, u32>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), BoxError> {
         let mut pending = Vec::with_capacity(batch.len());
         for message in batch {
             let outcome = match self.decode(message).await {
@@ -298,17 +402,39 @@ impl<H: Handler> ConsumerGroup<H> {
         // them, so one bad event never undoes its neighbours' effects.
         loop {
             match self.apply(&pending).await? {
-                None => break,
-                Some((index, reason)) => {
+                Applied::Committed => break,
+                Applied::Rejected(index, reason) => {
                     pending[index].outcome =
                         Decoded::Dead(DeadLetter::new("DomainRuleViolation", reason));
+                }
+                Applied::Failed(index, error) => {
+                    let tries = attempts.entry(index).or_default();
+                    *tries += 1;
+                    if *tries < self.settings.max_attempts {
+                        return Err(error);
+                    }
+                    pending[index].outcome = Decoded::Dead(DeadLetter::new(
+                        "PersistentFailure",
+                        format!(
+                            "failed the same way {tries} times: {}",
+                            crate::error_chain(&*error)
+                        ),
+                    ));
                 }
             }
         }
 
         for p in &pending {
             if let Decoded::Dead(dead) = &p.outcome {
-                dead.send(&self.producer, &self.group, &p.message).await?;
+                // Bounded, so that a broker that is gone cannot hold up a shutdown.
+                let sent = dead.send(&self.producer, &self.group, &p.message);
+                tokio::select! {
+                    sent = sent => sent?,
+                    () = async {
+                        shutdown.cancelled().await;
+                        tokio::time::sleep(self.drain_timeout()).await;
+                    } => return Err("dead-letter send abandoned at shutdown".into()),
+                }
                 METRICS
                     .events_dlq_total
                     .with_label_values(&[&self.group, p.message.topic()])
@@ -318,12 +444,9 @@ impl<H: Handler> ConsumerGroup<H> {
         Ok(())
     }
 
-    /// Runs the handlers of all decodable events in one transaction. `Ok(Some(i))`: event `i`
-    /// was rejected and nothing was committed.
-    async fn apply(
-        &self,
-        pending: &[Pending],
-    ) -> Result<Option<(usize, String)>, Box<dyn std::error::Error + Send + Sync>> {
+    /// Runs the handlers of all decodable events in one transaction, committed only when
+    /// every handler succeeded.
+    async fn apply(&self, pending: &[Pending]) -> Result<Applied, BoxError> {
         let mut client = self.pool.get().await.map_err(DbError::from)?;
         let tx = client.transaction().await?;
         // The whole batch enters the inbox in one statement; what comes back is new, the rest
@@ -385,7 +508,8 @@ impl<H: Handler> ConsumerGroup<H> {
             telemetry::kafka_position(&span, event.partition, event.offset);
             match self.handler.handle(&tx, event).instrument(span).await {
                 Ok(()) => applied.push(event),
-                Err(HandlerError::Rejected(reason)) => return Ok(Some((index, reason))),
+                Err(HandlerError::Rejected(reason)) => return Ok(Applied::Rejected(index, reason)),
+                Err(HandlerError::Persistent(e)) => return Ok(Applied::Failed(index, e)),
                 Err(HandlerError::Transient(e)) => return Err(e),
             }
         }
@@ -400,7 +524,7 @@ impl<H: Handler> ConsumerGroup<H> {
                 ])
                 .inc();
         }
-        Ok(None)
+        Ok(Applied::Committed)
     }
 
     async fn decode(&self, message: &OwnedMessage) -> Result<InboundEvent, DecodeError> {

@@ -31,7 +31,12 @@ impl Handler for Shipping {
         result.map_err(|e| match e {
             ShippingError::Outbox(e) => e.into(),
             ShippingError::Query(e) => e.into(),
-            other => HandlerError::Transient(Box::new(other)),
+            ShippingError::Pool(e) => HandlerError::Transient(Box::new(e)),
+            // The event asks for what this shipment's state can never allow: a retry would fail
+            // the same way.
+            rule @ (ShippingError::NotFound | ShippingError::WrongState(_)) => {
+                HandlerError::Rejected(rule.to_string())
+            }
         })
     }
 }
