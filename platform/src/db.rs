@@ -74,6 +74,10 @@ pub const PLATFORM_MIGRATIONS: &[Migration] = &[
         "platform_0003_outbox_autovacuum",
         include_str!("../migrations/0003_outbox_autovacuum.sql"),
     ),
+    (
+        "platform_0004_outbox_schema_version",
+        include_str!("../migrations/0004_outbox_schema_version.sql"),
+    ),
 ];
 
 /// Builds a pool. Connections are opened lazily, so this succeeds while the database is down.

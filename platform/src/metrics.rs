@@ -11,6 +11,7 @@ pub struct Metrics {
     pub outbox_pending: IntGauge,
     pub outbox_oldest_pending_age_seconds: IntGauge,
     pub outbox_published_total: IntCounter,
+    pub outbox_blocked_keys: IntGauge,
     pub events_processed_total: IntCounterVec,
     pub events_dlq_total: IntCounterVec,
     pub consumer_lag: IntGaugeVec,
@@ -33,6 +34,10 @@ impl Metrics {
         let outbox_oldest_pending_age_seconds = gauge(
             "orderflow_outbox_oldest_pending_age_seconds",
             "Age of the oldest unpublished outbox row.",
+        );
+        let outbox_blocked_keys = gauge(
+            "orderflow_outbox_blocked_keys",
+            "Keys whose outbox rows are held back because a row could not be framed.",
         );
         let outbox_published_total = IntCounter::new(
             "orderflow_outbox_published_total",
@@ -85,6 +90,7 @@ impl Metrics {
             outbox_pending,
             outbox_oldest_pending_age_seconds,
             outbox_published_total,
+            outbox_blocked_keys,
             events_processed_total,
             events_dlq_total,
             consumer_lag,

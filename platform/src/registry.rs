@@ -34,12 +34,25 @@ pub enum DecodeError {
 pub enum RegistryError {
     #[error("schema registry client could not be built: {0}")]
     Client(SRCError),
+    #[error("this build does not know version {version} of {event_type}'s schema")]
+    UnknownVersion { event_type: EventType, version: u32 },
     #[error("schema for subject {subject} could not be registered or looked up")]
     Register {
         subject: String,
         #[source]
         source: SRCError,
     },
+}
+
+impl RegistryError {
+    /// Whether asking again may succeed (the registry unreachable or overloaded), as opposed to
+    /// a refusal (an incompatible schema) that stays until someone changes something.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            RegistryError::Client(_) | RegistryError::UnknownVersion { .. } => false,
+            RegistryError::Register { source, .. } => is_transient(source),
+        }
+    }
 }
 
 pub struct Registry {
@@ -69,16 +82,36 @@ impl Registry {
         event_type: EventType,
         topic: &str,
     ) -> Result<u32, RegistryError> {
+        self.schema_id_of(event_type, event_type.newest_version(), topic)
+            .await
+    }
+
+    /// The registry id of `version` of `event_type`'s schema (which this build must know),
+    /// registering it under the same subject on first use.
+    pub async fn schema_id_of(
+        &self,
+        event_type: EventType,
+        version: u32,
+        topic: &str,
+    ) -> Result<u32, RegistryError> {
         let subject = format!("{topic}-{}", event_type.full_name());
+        let schema = event_type
+            .schema_json_of(version)
+            .ok_or(RegistryError::UnknownVersion {
+                event_type,
+                version,
+            })?;
         let strategy = SubjectNameStrategy::TopicRecordNameStrategyWithSchema(
             topic.to_owned(),
             SuppliedSchema::new(
                 Some(event_type.full_name().to_owned()),
                 SchemaType::Avro,
-                event_type.schema_json().to_owned(),
+                schema.to_owned(),
             ),
         );
-        match self.encoder.get_schema_and_id(&subject, strategy).await {
+        // The converter caches by this key: one entry per version, not per subject.
+        let key = format!("{subject}#v{version}");
+        match self.encoder.get_schema_and_id(&key, strategy).await {
             Ok(schema) => Ok(schema.id),
             Err(source) => {
                 // Failed lookups are cached by the encoder; clear them so a retry asks again.
@@ -139,9 +172,13 @@ fn permanent(class: &'static str, message: impl Into<String>) -> DecodeError {
     }
 }
 
-/// The converter marks network failures and 502/503 as retriable; any other HTTP failure except
-/// 404 (the id really is unknown) is the registry misbehaving, which is transient for us too.
+/// The converter marks network failures and 502/503 as retriable; any other HTTP failure is the
+/// registry misbehaving, which is transient for us too, except for its answers: 404 (the id
+/// really is unknown), 409 (the schema is incompatible with the subject's) and 422 (the schema
+/// is invalid).
 fn is_transient(e: &SRCError) -> bool {
-    e.retriable
-        || (e.error.contains("HTTP request to schema registry failed") && !e.error.contains("404"))
+    let answered = ["status 404", "status 409", "status 422"]
+        .iter()
+        .any(|status| e.error.contains(status));
+    e.retriable || (e.error.contains("HTTP request to schema registry failed") && !answered)
 }

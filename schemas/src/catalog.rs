@@ -162,6 +162,18 @@ impl EventType {
             .last()
             .expect("every event type has a schema")
     }
+
+    /// The version of the newest schema: versions count from 1 in the order of
+    /// [`EventType::history`], which only ever grows at its end.
+    pub fn newest_version(self) -> u32 {
+        self.history().len() as u32
+    }
+
+    /// The `.avsc` text of `version`, if this build knows it.
+    pub fn schema_json_of(self, version: u32) -> Option<&'static str> {
+        let index = usize::try_from(version).ok()?.checked_sub(1)?;
+        self.history().get(index).copied()
+    }
 }
 
 impl fmt::Display for EventType {

@@ -27,8 +27,9 @@ pub async fn enqueue(tx: &Transaction<'_>, event: &DomainEvent) -> Result<(), Ou
     let traceparent = telemetry::traceparent(&tracing::Span::current());
     let statement = tx
         .prepare_cached(
-            "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, traceparent)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, traceparent,
+                                 schema_version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .await?;
     tx.execute(
@@ -40,6 +41,8 @@ pub async fn enqueue(tx: &Transaction<'_>, event: &DomainEvent) -> Result<(), Ou
             &event_type.full_name(),
             &datum,
             &traceparent,
+            // The datum is written with this build's newest schema (codec::encode_datum).
+            &(event_type.newest_version() as i32),
         ],
     )
     .await?;

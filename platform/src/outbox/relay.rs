@@ -18,6 +18,17 @@
 //!
 //! The relay is woken by `NOTIFY outbox` (a trigger on insert), with a periodic poll as the
 //! fallback when a notification is lost. Published rows are deleted after `retention_secs`.
+//!
+//! # Framing with the writer's schema
+//! A row records the version of its event type's schema that wrote it, and is framed with the
+//! registry id of exactly that version: during a rolling upgrade that adds a version, rows of
+//! old and new replicas stay decodable whichever relay publishes them. A row this build cannot
+//! frame (an event type or version it does not know, a schema the registry refuses) holds back
+//! its key only: it and every later row of that key stay unpublished, so the order per key
+//! holds, while other keys go on. Such keys are logged, counted in
+//! `orderflow_outbox_blocked_keys`, left out of the fetch, and tried again every
+//! `BLOCKED_RETRY` (a registry rule may have been changed) and by every new leader (a newer
+//! build may know the schema).
 
 use crate::{
     backoff::Backoff,
@@ -42,6 +53,9 @@ use uuid::Uuid;
 /// Advisory lock key of the relay leadership, the same in every service database.
 const LEADER_LOCK: i64 = 0x6f72_6465_7266_6c77; // "orderflw"
 
+/// How long a key whose row could not be framed is left out before it is tried again.
+const BLOCKED_RETRY: Duration = Duration::from_secs(60);
+
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
     #[error(transparent)]
@@ -50,8 +64,6 @@ pub enum RelayError {
     Query(#[from] tokio_postgres::Error),
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    #[error("outbox row {id} has unknown event type {event_type:?}")]
-    UnknownEventType { id: i64, event_type: String },
     #[error("{failed} of {total} events were not acknowledged by Kafka")]
     Delivery {
         failed: usize,
@@ -71,6 +83,8 @@ pub struct PendingRow {
     pub event_type: String,
     pub payload: Vec<u8>,
     pub traceparent: Option<String>,
+    /// The version of the event type's schema that wrote `payload`.
+    pub schema_version: i32,
 }
 
 pub struct Relay {
@@ -79,8 +93,23 @@ pub struct Relay {
     registry: Arc<Registry>,
     settings: RelaySettings,
     kafka: KafkaSettings,
-    /// Registry ids by event type; a relay only ever publishes the newest schema of each.
-    schema_ids: tokio::sync::Mutex<HashMap<EventType, u32>>,
+    /// Registry ids by event type and schema version.
+    schema_ids: tokio::sync::Mutex<HashMap<(EventType, u32), u32>>,
+    /// Keys held back because a row of theirs could not be framed, with when it was seen.
+    blocked: std::sync::Mutex<Blocked>,
+}
+
+/// Keys whose next row could not be framed. Cleared every [`BLOCKED_RETRY`].
+#[derive(Default)]
+struct Blocked {
+    keys: HashSet<String>,
+    since: Option<Instant>,
+}
+
+/// A row ready to send, or why it cannot be.
+enum Frame {
+    Ready(Vec<u8>),
+    Held(String),
 }
 
 impl Relay {
@@ -98,6 +127,7 @@ impl Relay {
             settings,
             kafka,
             schema_ids: Default::default(),
+            blocked: Default::default(),
         }
     }
 
@@ -151,8 +181,8 @@ impl Relay {
                     continue;
                 }
                 Ok(_) => backoff.reset(),
-                // Kafka or the registry refused part of the batch: back off, the unmarked rows
-                // go again. Database errors end leadership (the lock may be gone).
+                // Kafka failed part of the batch or the registry is unreachable: back off, the
+                // unmarked rows go again. Database errors end leadership (the lock may be gone).
                 Err(e @ (RelayError::Delivery { .. } | RelayError::Registry(_))) => {
                     tracing::warn!(error = %crate::error_chain(&e), "outbox batch not fully published");
                     backoff.wait(shutdown).await;
@@ -206,11 +236,14 @@ impl Relay {
     ) -> Result<Vec<PendingRow>, RelayError> {
         // One statement per batch of up to `batch_size` rows: not worth a cached plan on the
         // dedicated connection.
+        let blocked = self.blocked_keys();
         let rows = client
             .query(
-                "SELECT id, event_id, topic, message_key, event_type, payload, traceparent
-                 FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT $1",
-                &[&self.settings.batch_size],
+                "SELECT id, event_id, topic, message_key, event_type, payload, traceparent,
+                        COALESCE(schema_version, outbox_legacy_schema_version(event_type))
+                 FROM outbox WHERE published_at IS NULL AND message_key <> ALL($2)
+                 ORDER BY id LIMIT $1",
+                &[&self.settings.batch_size, &blocked],
             )
             .await?;
         Ok(rows
@@ -223,6 +256,7 @@ impl Relay {
                 event_type: r.get(4),
                 payload: r.get(5),
                 traceparent: r.get(6),
+                schema_version: r.get(7),
             })
             .collect())
     }
@@ -230,27 +264,37 @@ impl Relay {
     /// Sends `rows` and waits for every delivery report. Does not touch the database: the
     /// caller marks what was acknowledged.
     pub async fn publish(&self, rows: &[PendingRow]) -> Result<PublishOutcome, RelayError> {
-        let mut frames = Vec::with_capacity(rows.len());
         let topics: Vec<String> = rows.iter().map(|r| self.kafka.topic(&r.topic)).collect();
+        let mut held: HashSet<&str> = HashSet::new();
+        let mut sendable = Vec::with_capacity(rows.len());
         for (row, topic) in rows.iter().zip(&topics) {
-            let event_type = EventType::from_full_name(&row.event_type).ok_or_else(|| {
-                RelayError::UnknownEventType {
-                    id: row.id,
-                    event_type: row.event_type.clone(),
+            // After a held row, its key's later rows wait too: the order per key holds.
+            if held.contains(row.key.as_str()) {
+                continue;
+            }
+            match self.frame(row, topic).await? {
+                Frame::Ready(value) => sendable.push((row, topic, value)),
+                Frame::Held(reason) => {
+                    tracing::error!(
+                        row = row.id,
+                        key = %row.key,
+                        event_type = %row.event_type,
+                        schema_version = row.schema_version,
+                        %reason,
+                        "outbox row cannot be framed; its key is held back"
+                    );
+                    held.insert(&row.key);
                 }
-            })?;
-            let schema_id = self.schema_id(event_type, topic).await?;
-            let mut value = Vec::with_capacity(5 + row.payload.len());
-            value.push(0u8);
-            value.extend_from_slice(&schema_id.to_be_bytes());
-            value.extend_from_slice(&row.payload);
-            frames.push(value);
+            }
+        }
+        if !held.is_empty() {
+            self.hold(held);
         }
 
         // Enqueue everything first, then await: the producer batches per partition, and a full
         // local queue is waited out rather than failed.
         let mut deliveries = Vec::with_capacity(rows.len());
-        for ((row, value), topic) in rows.iter().zip(&frames).zip(&topics) {
+        for (row, topic, value) in &sendable {
             let span = send_span(row, topic);
             // The event carries the producer span's context, so the consumer's span is its
             // child: the trace shows the Kafka hop, and the row's original context is its parent.
@@ -301,14 +345,49 @@ impl Relay {
         Ok(PublishOutcome::from_results(results))
     }
 
-    async fn schema_id(&self, event_type: EventType, topic: &str) -> Result<u32, RelayError> {
+    /// The Confluent-framed value of `row`: magic byte, the registry id of the schema version
+    /// that wrote it, the datum. An unreachable registry fails the pass; what can never work
+    /// for this build holds the row back.
+    async fn frame(&self, row: &PendingRow, topic: &str) -> Result<Frame, RelayError> {
+        let Some(event_type) = EventType::from_full_name(&row.event_type) else {
+            return Ok(Frame::Held(format!(
+                "unknown event type {:?}",
+                row.event_type
+            )));
+        };
+        let version = u32::try_from(row.schema_version).unwrap_or(0);
         let mut ids = self.schema_ids.lock().await;
-        if let Some(id) = ids.get(&event_type) {
-            return Ok(*id);
+        let id = match ids.get(&(event_type, version)) {
+            Some(id) => *id,
+            None => match self.registry.schema_id_of(event_type, version, topic).await {
+                Ok(id) => *ids.entry((event_type, version)).or_insert(id),
+                Err(e) if e.is_transient() => return Err(e.into()),
+                // A version this build does not know, or a schema the registry refuses.
+                Err(e) => return Ok(Frame::Held(crate::error_chain(&e))),
+            },
+        };
+        let mut value = Vec::with_capacity(5 + row.payload.len());
+        value.push(0u8);
+        value.extend_from_slice(&id.to_be_bytes());
+        value.extend_from_slice(&row.payload);
+        Ok(Frame::Ready(value))
+    }
+
+    /// The keys left out of the fetch, after clearing them once [`BLOCKED_RETRY`] has passed.
+    fn blocked_keys(&self) -> Vec<String> {
+        let mut blocked = self.blocked.lock().expect("blocked keys lock");
+        if blocked.since.is_some_and(|t| t.elapsed() >= BLOCKED_RETRY) {
+            *blocked = Blocked::default();
         }
-        let id = self.registry.schema_id(event_type, topic).await?;
-        ids.insert(event_type, id);
-        Ok(id)
+        METRICS.outbox_blocked_keys.set(blocked.keys.len() as i64);
+        blocked.keys.iter().cloned().collect()
+    }
+
+    fn hold(&self, keys: HashSet<&str>) {
+        let mut blocked = self.blocked.lock().expect("blocked keys lock");
+        blocked.since.get_or_insert_with(Instant::now);
+        blocked.keys.extend(keys.into_iter().map(str::to_owned));
+        METRICS.outbox_blocked_keys.set(blocked.keys.len() as i64);
     }
 
     async fn delete_expired(&self, client: &tokio_postgres::Client) -> Result<(), RelayError> {
