@@ -128,6 +128,18 @@ pub fn event(order_id: uuid::Uuid, reason: &str) -> DomainEvent {
     .into()
 }
 
+/// Whether the outbox row of `event_id` is marked published.
+pub async fn is_published(client: &tokio_postgres::Client, event_id: uuid::Uuid) -> bool {
+    client
+        .query_one(
+            "SELECT published_at IS NOT NULL FROM outbox WHERE event_id = $1",
+            &[&event_id],
+        )
+        .await
+        .expect("outbox row exists")
+        .get(0)
+}
+
 /// Counts the effects rows of `event_id`.
 pub async fn effects_of(client: &tokio_postgres::Client, event_id: uuid::Uuid) -> i64 {
     client

@@ -2,7 +2,7 @@
 //! marking, late-committing transactions, and leadership among replicas.
 
 use orderflow_tests::{
-    fixtures::{effects_of, event, Isolated, Recorder, EFFECTS_TABLE},
+    fixtures::{effects_of, event, is_published, Isolated, Recorder, EFFECTS_TABLE},
     group_progress_now, read_topic, wait_until, Env,
 };
 use platform::{app::Platform, consumer::header_map, db, outbox};
@@ -26,17 +26,6 @@ async fn pending(client: &tokio_postgres::Client) -> i64 {
         .query_one(
             "SELECT count(*) FROM outbox WHERE published_at IS NULL",
             &[],
-        )
-        .await
-        .unwrap()
-        .get(0)
-}
-
-async fn is_published(client: &tokio_postgres::Client, event_id: Uuid) -> bool {
-    client
-        .query_one(
-            "SELECT published_at IS NOT NULL FROM outbox WHERE event_id = $1",
-            &[&event_id],
         )
         .await
         .unwrap()

@@ -1,7 +1,10 @@
 //! The relay frames every outbox row with the schema version that wrote it (rolling upgrades
 //! that add a version), and a row it cannot frame holds back its own key only.
 
-use orderflow_tests::{fixtures::Isolated, read_topic, wait_until, Env};
+use orderflow_tests::{
+    fixtures::{is_published, Isolated},
+    read_topic, wait_until, Env,
+};
 use platform::{app::Platform, metrics::METRICS};
 use rdkafka::Message;
 use schemas::{codec, DomainEvent, EventHeader, EventType, OrderItem, OrderPlaced, Topic};
@@ -66,17 +69,6 @@ async fn insert_row(
         )
         .await
         .expect("outbox row inserted");
-}
-
-async fn is_published(client: &tokio_postgres::Client, event_id: Uuid) -> bool {
-    client
-        .query_one(
-            "SELECT published_at IS NOT NULL FROM outbox WHERE event_id = $1",
-            &[&event_id],
-        )
-        .await
-        .expect("row exists")
-        .get(0)
 }
 
 /// The writer schema the registry holds under `id`, as a consumer that knows nothing of
