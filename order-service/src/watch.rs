@@ -106,11 +106,13 @@ impl Watchers {
                             tokio::select! {
                                 _ = shutdown.cancelled() => return,
                                 n = notifications.recv() => match n {
-                                    Some(n) => {
+                                    Some(db::Notice::Notification(n)) => {
                                         if let Ok(order_id) = n.payload().parse() {
                                             self.notify(order_id);
                                         }
                                     }
+                                    // Some were dropped: whoever they were for, re-read.
+                                    Some(db::Notice::Lagged) => self.notify_all(),
                                     None => break,
                                 },
                             }

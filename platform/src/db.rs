@@ -177,28 +177,64 @@ pub async fn migrate(pool: &Pool, service: &[Migration]) -> Result<(), DbError> 
     Ok(())
 }
 
+/// How many notifications a dedicated connection holds for its reader. Past it, further ones
+/// are dropped and the reader is told it lagged ([`Notice::Lagged`]): memory stays bounded, and
+/// the connection keeps answering queries (a reader waiting for its own query's answer must not
+/// block the connection on a full channel).
+const NOTIFICATION_BUFFER: usize = 1024;
+
+/// What a dedicated connection's reader receives.
+#[derive(Debug)]
+pub enum Notice {
+    Notification(tokio_postgres::Notification),
+    /// Notifications were dropped because the reader fell behind: treat everything as changed.
+    Lagged,
+}
+
+/// The notifications of a dedicated connection (`LISTEN`), bounded.
+pub struct Notifications {
+    receiver: tokio::sync::mpsc::Receiver<tokio_postgres::Notification>,
+    lagged: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Notifications {
+    /// The next notice; `None` once the connection is closed. A lag is reported before the
+    /// notifications that were kept (there are some: it only happens on a full buffer).
+    pub async fn recv(&mut self) -> Option<Notice> {
+        if self.lagged.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Some(Notice::Lagged);
+        }
+        self.receiver.recv().await.map(Notice::Notification)
+    }
+
+    /// Discards whatever is buffered: for readers that only need a wake-up.
+    pub fn drain(&mut self) {
+        while self.receiver.try_recv().is_ok() {}
+        self.lagged
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// Opens a connection outside the pool, for sessions that must stay on one backend (advisory
 /// locks, LISTEN). The connection task runs until the returned client is dropped; notifications
-/// are forwarded to the returned receiver.
+/// are forwarded to the returned [`Notifications`].
 pub async fn dedicated(
     url: &Secret<String>,
-) -> Result<
-    (
-        tokio_postgres::Client,
-        tokio::sync::mpsc::UnboundedReceiver<tokio_postgres::Notification>,
-    ),
-    DbError,
-> {
+) -> Result<(tokio_postgres::Client, Notifications), DbError> {
     use futures::StreamExt;
     let (client, mut connection) =
         tokio_postgres::connect(url.expose(), tokio_postgres::NoTls).await?;
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, receiver) = tokio::sync::mpsc::channel(NOTIFICATION_BUFFER);
+    let lagged = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let lag = lagged.clone();
     tokio::spawn(async move {
         let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
         while let Some(message) = messages.next().await {
             match message {
                 Ok(tokio_postgres::AsyncMessage::Notification(n)) => {
-                    let _ = tx.send(n);
+                    if let Err(tokio::sync::mpsc::error::TrySendError::Full(_)) = tx.try_send(n) {
+                        lag.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -208,5 +244,5 @@ pub async fn dedicated(
             }
         }
     });
-    Ok((client, rx))
+    Ok((client, Notifications { receiver, lagged }))
 }

@@ -198,7 +198,7 @@ impl Relay {
                 _ = shutdown.cancelled() => return Ok(()),
                 _ = notifications.recv() => {
                     // Several commits may have notified; one pass serves them all.
-                    while notifications.try_recv().is_ok() {}
+                    notifications.drain();
                 }
                 _ = tokio::time::sleep(poll) => {}
             }
