@@ -10,6 +10,7 @@
 #   make infra                   postgres, kafka, registry only
 #   make test [TEST_ARGS=...]    infra, then fmt check, clippy, cargo test
 #   make bench | fmt | clippy
+#   make chart-check             helm lint, schema validation and tests of the chart
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -32,7 +33,7 @@ TEST_ARGS ?=
 # ORDERFLOW_TEST_DATABASE_URL and ORDERFLOW_STACK_SCRIPT (one source: stack.sh env).
 TEST_ENV = eval "$$($(STACK) env)"
 
-.PHONY: help up down status logs infra env test bench fmt clippy
+.PHONY: help up down status logs infra env test bench fmt clippy chart-check
 
 help:
 	@sed -n '1,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -63,6 +64,8 @@ test: infra
 	# The end-to-end tests run the service binaries as processes.
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace $(TEST_ARGS)
+	# Kubernetes delivery: the Helm chart.
+	$(MAKE) --no-print-directory chart-check
 
 bench: infra
 	$(TEST_ENV)
@@ -74,3 +77,18 @@ fmt:
 
 clippy:
 	cd $(ROOT) && $(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# --- Kubernetes delivery: chart checks -------------------------------------------------
+# Tools (helm 3 and 4, kubeconform, a Python venv with kubernetes-validate and pytest, the
+# Kubernetes schemas) are installed on first use under /var/cache/orderflow/tools by
+# deploy/tools.sh, outside the clone.
+TOOLS := $(ROOT)/deploy/tools.sh
+
+chart-check:
+	HELM3=$$($(TOOLS) helm3); HELM4=$$($(TOOLS) helm4); KUBECONFORM=$$($(TOOLS) kubeconform)
+	SCHEMAS_1_30=$$($(TOOLS) schemas 1.30); SCHEMAS_1_35=$$($(TOOLS) schemas 1.35)
+	VENV=$$(dirname "$$($(TOOLS) python)")
+	export HELM3 HELM4 KUBECONFORM SCHEMAS_1_30 SCHEMAS_1_35
+	export KUBERNETES_VALIDATE=$$VENV/kubernetes-validate PYTHONDONTWRITEBYTECODE=1
+	cd $(ROOT)/helm/tests
+	"$$VENV/pytest" -p no:cacheprovider -q .
