@@ -5,8 +5,11 @@ change that rolls the Pods; toggles that render only their own objects."""
 import tomllib
 
 import pytest
+import yaml
 
-from conftest import PROFILES, render
+from conftest import CHART, PROFILES, render
+
+ROOT = CHART.parent.parent
 
 SERVICES = {"order-service": "ORDER", "payment-service": "PAYMENT",
             "shipping-service": "SHIPPING"}
@@ -196,6 +199,16 @@ def test_dev_profile_runs_kafka_registry_and_postgres_with_four_databases(render
     assert config["ORDERFLOW__KAFKA__BOOTSTRAP_SERVERS"] == "rel-orderflow-kafka:9092"
     kafka = pod_spec(rendered.get("StatefulSet", "rel-orderflow-kafka"))["containers"][0]
     assert env_of(kafka)["KAFKA_PROCESS_ROLES"]["value"] == "broker,controller"
+
+
+def test_kind_maps_the_order_api_node_port_to_the_host(renders):
+    cluster = yaml.safe_load((ROOT / "deploy/kind/cluster.yaml").read_text())
+    [control_plane] = [n for n in cluster["nodes"] if n["role"] == "control-plane"]
+    assert [n["role"] for n in cluster["nodes"]].count("worker") == 2
+    mapped = {m["containerPort"] for m in control_plane["extraPortMappings"]}
+    svc = renders["kind"].get("Service", "rel-orderflow-order-service")
+    assert svc["spec"]["type"] == "NodePort"
+    assert svc["spec"]["ports"][0]["nodePort"] in mapped
 
 
 def test_topics_are_created_by_an_idempotent_hook_with_the_configured_layout(renders):

@@ -227,8 +227,9 @@ metadata:
   name: {{ $name }}
   labels:
     {{- include "orderflow.labels" $ctx | nindent 4 }}
+{{- $expose := $v.service | default dict }}
 spec:
-  type: ClusterIP
+  type: {{ $expose.type | default "ClusterIP" }}
   selector:
     {{- include "orderflow.selectorLabels" $ctx | nindent 4 }}
   ports:
@@ -236,6 +237,9 @@ spec:
       port: {{ $root.Values.httpPort }}
       targetPort: http
       protocol: TCP
+      {{- if and (eq ($expose.type | default "") "NodePort") $expose.nodePort }}
+      nodePort: {{ $expose.nodePort }}
+      {{- end }}
 ---
 apiVersion: apps/v1
 kind: Deployment
