@@ -11,6 +11,8 @@
 #   make test [TEST_ARGS=...]    infra, then fmt check, clippy, cargo test
 #   make bench | fmt | clippy
 #   make chart-check             helm lint, schema validation and tests of the chart
+#   make images | images-check   service images (podman); run them against the stack
+#   make kind-up | kind-down     orderflow on a kind cluster (needs Docker or podman)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -33,7 +35,8 @@ TEST_ARGS ?=
 # ORDERFLOW_TEST_DATABASE_URL and ORDERFLOW_STACK_SCRIPT (one source: stack.sh env).
 TEST_ENV = eval "$$($(STACK) env)"
 
-.PHONY: help up down status logs infra env test bench fmt clippy chart-check
+.PHONY: help up down status logs infra env test bench fmt clippy chart-check images \
+	images-check kind-up kind-down
 
 help:
 	@sed -n '1,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
@@ -64,8 +67,9 @@ test: infra
 	# The end-to-end tests run the service binaries as processes.
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace $(TEST_ARGS)
-	# Kubernetes delivery: the Helm chart.
+	# Kubernetes delivery: the Helm chart, and the service images against the stack.
 	$(MAKE) --no-print-directory chart-check
+	$(MAKE) --no-print-directory images-check
 
 bench: infra
 	$(TEST_ENV)
@@ -78,11 +82,12 @@ fmt:
 clippy:
 	cd $(ROOT) && $(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# --- Kubernetes delivery: chart checks -------------------------------------------------
+# --- Kubernetes delivery: chart checks, images, kind ------------------------------------
 # Tools (helm 3 and 4, kubeconform, a Python venv with kubernetes-validate and pytest, the
-# Kubernetes schemas) are installed on first use under /var/cache/orderflow/tools by
-# deploy/tools.sh, outside the clone.
+# Kubernetes schemas, podman and the debootstrapped base image) are installed on first use
+# under /var/cache/orderflow/tools by deploy/tools.sh, outside the clone.
 TOOLS := $(ROOT)/deploy/tools.sh
+IMAGES := $(ROOT)/deploy/docker/images.sh
 
 chart-check:
 	HELM3=$$($(TOOLS) helm3); HELM4=$$($(TOOLS) helm4); KUBECONFORM=$$($(TOOLS) kubeconform)
@@ -92,3 +97,23 @@ chart-check:
 	export KUBERNETES_VALIDATE=$$VENV/kubernetes-validate PYTHONDONTWRITEBYTECODE=1
 	cd $(ROOT)/helm/tests
 	"$$VENV/pytest" -p no:cacheprovider -q .
+
+# Release binaries by default; IMAGE_PROFILE=debug reuses `make test`'s build.
+images:
+	$(IMAGES) build
+
+# The images as containers on the host network against the local stack, carrying an order
+# to SHIPMENT_SCHEDULED (tests/tests/images.rs). Debug binaries unless IMAGE_PROFILE says.
+images-check: infra
+	$(TEST_ENV)
+	export IMAGE_PROFILE=$${IMAGE_PROFILE:-debug}
+	$(IMAGES) build
+	eval "$$($(IMAGES) env)"
+	cd $(ROOT)
+	$(CARGO) test -p orderflow-tests --test images -- --ignored
+
+kind-up:
+	$(ROOT)/deploy/kind/kind.sh up
+
+kind-down:
+	$(ROOT)/deploy/kind/kind.sh down

@@ -7,6 +7,7 @@
 #   helm3         helm v3 built from the Go module proxy; prints its path
 #   helm4         helm v4, likewise
 #   kubeconform   kubeconform, likewise
+#   kind          kind, likewise (for `make kind-up`; not used by the checks)
 #   python        a Python venv with kubernetes-validate, pytest and PyYAML; prints its python
 #   schemas VER   kubernetes-validate's strict JSON schemas of Kubernetes VER (e.g. 1.30)
 #                 with their $id/$ref rewritten to local files, as kubeconform reads them;
@@ -28,6 +29,7 @@ GO_CACHE=$(dirname "$TOOLS")/go
 HELM3_VERSION=v3.22.0
 HELM4_VERSION=v4.3.1
 KUBECONFORM_VERSION=v0.7.0
+KIND_VERSION=v0.33.0
 PY_REQUIREMENTS=(kubernetes-validate==1.37.0 pytest==9.2.0 pyyaml==6.0.3)
 
 say() { printf '[tools] %s\n' "$*" >&2; }
@@ -103,10 +105,11 @@ PY
 
 containers_conf() {
   local conf="$TOOLS/containers.conf"
-  if ! command -v podman >/dev/null || ! command -v buildah >/dev/null || ! command -v skopeo >/dev/null; then
-    say "apt-get install podman buildah skopeo"
+  if ! command -v podman >/dev/null || ! command -v buildah >/dev/null || ! command -v skopeo >/dev/null ||
+      ! command -v runc >/dev/null; then
+    say "apt-get install podman buildah skopeo runc"
     apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman buildah skopeo >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman buildah skopeo runc >&2
   fi
   mkdir -p "$TOOLS"
   # crun and systemd cgroups are not usable in these containers-in-a-sandbox machines.
@@ -151,6 +154,7 @@ case ${1:-} in
     go_tool "kubeconform-$KUBECONFORM_VERSION" \
       "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION" kubeconform
     ;;
+  kind) go_tool "kind-$KIND_VERSION" "sigs.k8s.io/kind@$KIND_VERSION" kind ;;
   python) python_venv ;;
   schemas) schemas "${2:-}" ;;
   podman) containers_conf ;;
