@@ -1,7 +1,8 @@
 //! The service images of `make images`, run with podman on the host network against the local
 //! stack: they carry a real order to SHIPMENT_SCHEDULED, as non-root, with a read-only root
-//! filesystem and only `/tmp` writable. Ignored by plain `cargo test` (the images must be built
-//! first); `make images-check` builds them and runs this with `--ignored`.
+//! filesystem and only `/tmp` writable, and the chart's `helm test` script passes against them.
+//! Ignored by plain `cargo test` (the images must be built first); `make images-check` builds
+//! them and runs this with `--ignored`.
 
 use orderflow_tests::{
     services::{customer, order_body, Images, Options, Service, Services},
@@ -50,5 +51,24 @@ async fn the_images_carry_an_order_to_shipment_scheduled() {
     let scheduled = services.wait_until_scheduled(&order_id).await;
     assert_eq!(scheduled["payment"]["status"], "AUTHORIZED");
     assert_eq!(scheduled["shipment"]["status"], "SCHEDULED");
+
+    // What `helm test` runs in the cluster, against the same images.
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../helm/orderflow/files/order-flow-test.py"
+    );
+    let helm_test = tokio::process::Command::new("python3")
+        .arg(script)
+        .env("ORDERS", services.url(Service::Order, ""))
+        .env("TIMEOUT", "120")
+        .output()
+        .await
+        .expect("python3 runs");
+    assert!(
+        helm_test.status.success(),
+        "the helm test script failed:\n{}{}",
+        String::from_utf8_lossy(&helm_test.stdout),
+        String::from_utf8_lossy(&helm_test.stderr)
+    );
     services.assert_no_dead_letters().await;
 }
