@@ -216,23 +216,36 @@ def test_topics_are_created_by_an_idempotent_hook_with_the_configured_layout(ren
     hooks = job["metadata"]["annotations"]["helm.sh/hook"].split(",")
     assert sorted(hooks) == ["pre-install", "pre-upgrade"]
     [c] = pod_spec(job)["containers"]
-    script = c["command"][-1]
-    assert "--if-not-exists" in script and "--replication-factor 3" in script
-    assert '--config "min.insync.replicas=2"' in script
-    for topic, partitions in [("orders", 12), ("payments", 12), ("shipments", 12),
-                              ("order-status-projector.dlq", 1)]:
-        assert f"\n{topic} {partitions}\n" in script
-    assert env_of(c)["COMMAND_CONFIG"]["value"].endswith("client.properties")
+    # The script tests/tests/topics_job.rs runs against Kafka.
+    script = (CHART / "files/create-topics.sh").read_text()
+    assert "--if-not-exists" in script
+    assert [line.strip() for line in c["command"][-1].splitlines()] == \
+        [line.strip() for line in script.splitlines()]
+    env = {name: e.get("value") for name, e in env_of(c).items()}
+    assert env["REPLICATION_FACTOR"] == "3"
+    assert env["TOPIC_CONFIGS"] == "min.insync.replicas=2"
+    assert env["BOOTSTRAP"] == rendered_config(renders["production"])[
+        "ORDERFLOW__KAFKA__BOOTSTRAP_SERVERS"]
+    assert env["TOPICS"].splitlines() == [
+        "orders 12", "payments 12", "shipments 12", "order-service.dlq 1",
+        "order-status-projector.dlq 1", "payment-service.dlq 1", "shipping-service.dlq 1"]
+    assert env["COMMAND_CONFIG"].endswith("client.properties")
     # The dev profile's broker is part of the release: an ordinary Job there.
     dev_job = renders["kind"].get("Job", "rel-orderflow-topics")
     assert "annotations" not in dev_job["metadata"]
-    assert "--replication-factor 1" in pod_spec(dev_job)["containers"][0]["command"][-1]
+    assert env_of(pod_spec(dev_job)["containers"][0])["REPLICATION_FACTOR"]["value"] == "1"
 
 
-def test_namespace_prefixes_every_topic():
-    script = pod_spec(render(sets=["kafka.namespace=shop."]).get(
-        "Job", "rel-orderflow-topics"))["containers"][0]["command"][-1]
-    assert "\nshop.orders 6\n" in script and "\nshop.shipping-service.dlq 1\n" in script
+def rendered_config(rendered):
+    return rendered.get("ConfigMap", "rel-orderflow-config")["data"]
+
+
+def test_namespace_prefixes_every_topic_the_job_and_the_services_use():
+    rendered = render(sets=["kafka.namespace=shop."])
+    job = rendered.get("Job", "rel-orderflow-topics")
+    topics = env_of(pod_spec(job)["containers"][0])["TOPICS"]["value"].splitlines()
+    assert all(t.startswith("shop.") for t in topics) and len(topics) == 7
+    assert rendered_config(rendered)["ORDERFLOW__KAFKA__NAMESPACE"] == "shop."
 
 
 def checksums(rendered):

@@ -5,6 +5,7 @@
 //! them and runs this with `--ignored`.
 
 use orderflow_tests::{
+    chart,
     services::{customer, order_body, Images, Options, Service, Services},
     Env,
 };
@@ -53,22 +54,12 @@ async fn the_images_carry_an_order_to_shipment_scheduled() {
     assert_eq!(scheduled["shipment"]["status"], "SCHEDULED");
 
     // What `helm test` runs in the cluster, against the same images.
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../helm/orderflow/files/order-flow-test.py"
-    );
-    let helm_test = tokio::process::Command::new("python3")
-        .arg(script)
-        .env("ORDERS", services.url(Service::Order, ""))
-        .env("TIMEOUT", "120")
-        .output()
-        .await
-        .expect("python3 runs");
-    assert!(
-        helm_test.status.success(),
-        "the helm test script failed:\n{}{}",
-        String::from_utf8_lossy(&helm_test.stdout),
-        String::from_utf8_lossy(&helm_test.stderr)
-    );
+    let orders = services.url(Service::Order, "");
+    chart::run_script(
+        "python3",
+        "order-flow-test.py",
+        &[("ORDERS", &orders), ("TIMEOUT", "120")],
+    )
+    .await;
     services.assert_no_dead_letters().await;
 }

@@ -70,7 +70,10 @@ own settings' environment prefix).
 - {key: shipping, name: shipping-service, prefix: SHIPPING}
 {{- end }}
 
-{{/* The contract topics and the consumer groups whose dead-letter topics the Job creates. */}}
+{{/*
+The topics the Job creates, one "name partitions" per line: the contract topics and the
+consumer groups' dead-letter topics.
+*/}}
 {{- define "orderflow.topics" -}}
 {{- $ns := .Values.kafka.namespace }}
 {{- range list "orders" "payments" "shipments" }}
@@ -81,25 +84,13 @@ own settings' environment prefix).
 {{- end }}
 {{- end }}
 
-{{/*
-The topic Job's script: creates each topic unless it exists (idempotent, safe to re-run on
-every upgrade). `$COMMAND_CONFIG` is set when the admin client needs security settings.
-*/}}
-{{- define "orderflow.createTopicsScript" -}}
-kafka=/opt/kafka/bin/kafka-topics.sh
-args=(--bootstrap-server {{ include "orderflow.kafkaBootstrap" . | quote }})
-if [ -n "${COMMAND_CONFIG:-}" ]; then args+=(--command-config "$COMMAND_CONFIG"); fi
-until "$kafka" "${args[@]}" --list >/dev/null; do echo "waiting for Kafka"; sleep 3; done
-while read -r topic partitions; do
-  "$kafka" "${args[@]}" --create --if-not-exists --topic "$topic" \
-    --partitions "$partitions" --replication-factor {{ .Values.topics.replicationFactor }}
-  {{- range $k, $v := .Values.topics.config }} \
-    --config {{ printf "%s=%v" $k $v | quote }}
-  {{- end }}
-  echo "topic $topic: present"
-done <<'TOPICS'
-{{- include "orderflow.topics" . }}
-TOPICS
+{{/* topics.config as `key=value key=value`. */}}
+{{- define "orderflow.topicConfigs" -}}
+{{- $configs := list }}
+{{- range $k, $v := .Values.topics.config }}
+{{- $configs = append $configs (printf "%s=%v" $k $v) }}
+{{- end }}
+{{- join " " $configs }}
 {{- end }}
 
 {{/* The dev profile's init container script: waits until every topic exists. */}}
@@ -108,7 +99,7 @@ kafka=/opt/kafka/bin/kafka-topics.sh
 while true; do
   present=$("$kafka" --bootstrap-server {{ include "orderflow.kafkaBootstrap" . | quote }} --list 2>/dev/null || true)
   missing=""
-  for topic in {{ range $line := splitList "\n" (include "orderflow.topics" . | trim) }}{{ (splitList " " $line) | first }} {{ end }}; do
+  for topic in {{ range $line := include "orderflow.topics" . | trim | splitList "\n" }}{{ splitList " " $line | first }} {{ end }}; do
     grep -qx "$topic" <<<"$present" || missing="$missing $topic"
   done
   [ -z "$missing" ] && exit 0
