@@ -102,12 +102,14 @@ chart-check:
 images:
 	$(IMAGES) build
 
-# The images as containers on the host network against the local stack, carrying an order
-# to SHIPMENT_SCHEDULED (tests/tests/images.rs). Debug binaries unless IMAGE_PROFILE says.
+# The images: saved archives import into containerd under the names the chart asks for (as
+# `kind load` does), and as containers on the host network against the local stack they carry
+# an order to SHIPMENT_SCHEDULED (tests/tests/images.rs). Debug binaries unless IMAGE_PROFILE
+# says otherwise.
 images-check: infra
 	$(TEST_ENV)
 	export IMAGE_PROFILE=$${IMAGE_PROFILE:-debug}
-	$(IMAGES) build
+	$(IMAGES) check-archives
 	eval "$$($(IMAGES) env)"
 	cd $(ROOT)
 	$(CARGO) test -p orderflow-tests --test images -- --ignored

@@ -38,6 +38,7 @@ say() { printf '[tools] %s\n' "$*" >&2; }
 go_tool() {
   local dir="$TOOLS/$1" bin="$TOOLS/$1/$3"
   if [[ ! -x $bin ]]; then
+    command -v go >/dev/null || PATH="$PATH:/usr/local/go/bin"
     command -v go >/dev/null || { say "go is needed to build $2 (apt-get install golang-go)"; exit 1; }
     say "go install $2 (once; a few minutes)"
     mkdir -p "$dir"

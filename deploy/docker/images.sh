@@ -5,6 +5,11 @@
 #
 # Usage: deploy/docker/images.sh build          build (cargo, then one image per service)
 #        deploy/docker/images.sh save DIR       build, then write DIR/<service>.tar
+#        deploy/docker/images.sh check-archives  build and save, then import the archives
+#                                               into a private containerd (what `kind load
+#                                               image-archive` does on each node) and check
+#                                               they are found under the names the chart's
+#                                               kind profile asks for
 #        deploy/docker/images.sh env            `export` lines for the image tests
 #                                               (ORDERFLOW_TEST_IMAGE_REPO, ..._TAG,
 #                                               CONTAINERS_CONF)
@@ -73,7 +78,6 @@ build() {
   say "cargo ${cargo_args[*]}"
   (cd "$ROOT" && cargo "${cargo_args[@]}")
   stage=$(mktemp -d)
-  trap 'rm -rf "$stage"' RETURN
   for service in "${SERVICES[@]}"; do
     bin="$TARGET_DIR/$PROFILE/$service"
     libs=$(ldd "$bin")
@@ -93,6 +97,47 @@ build() {
     [[ $out == *"database"* ]] || die "$service did not reach its settings: $out"
     say "$service: image runs (stopped at its settings as expected)"
   done
+  rm -rf "$stage"
+}
+
+save() {
+  local service
+  build
+  mkdir -p "$1"
+  for service in "${SERVICES[@]}"; do
+    rm -f "$1/$service.tar"
+    "$ENGINE" save -o "$1/$service.tar" "$REPO/$service:$TAG"
+    say "saved $1/$service.tar"
+  done
+}
+
+# A kubelet asks containerd for the chart's image reference fully qualified
+# (orderflow/x:1 -> docker.io/orderflow/x:1); a loaded archive must carry that name.
+check_archives() {
+  local dir want have service image pid
+  command -v containerd >/dev/null ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd >&2
+  dir=$(mktemp -d)
+  save "$dir/archives"
+  containerd --root "$dir/root" --state "$dir/state" --address "$dir/containerd.sock" \
+    >"$dir/containerd.log" 2>&1 &
+  pid=$!
+  # shellcheck disable=SC2064 # the values are meant to be fixed now
+  trap "kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf '$dir'" EXIT
+  for _ in $(seq 100); do [[ -S $dir/containerd.sock ]] && break; sleep 0.1; done
+  for service in "${SERVICES[@]}"; do
+    ctr --address "$dir/containerd.sock" --namespace k8s.io images import --all-platforms \
+      "$dir/archives/$service.tar" >/dev/null
+  done
+  have=$(ctr --address "$dir/containerd.sock" --namespace k8s.io images list --quiet)
+  want=$("$("$ROOT/deploy/tools.sh" helm3)" template orderflow "$ROOT/helm/orderflow" \
+    --kube-version 1.35.0 -f "$ROOT/helm/orderflow/values-kind.yaml" --set "image.tag=$TAG" |
+    sed -n 's#^ *image: \(orderflow/.*\)$#docker.io/\1#p' | sort -u)
+  [[ $(wc -l <<<"$want") == "${#SERVICES[@]}" ]] || die "the chart asks for: $want"
+  for image in $want; do
+    grep -qx "$image" <<<"$have" || die "containerd has no $image after import: $have"
+    say "containerd found $image, as a kind node would"
+  done
 }
 
 case ${1:-} in
@@ -100,13 +145,8 @@ case ${1:-} in
   env) print_env ;;
   save)
     [[ -n ${2:-} ]] || die "usage: images.sh save DIR"
-    build
-    mkdir -p "$2"
-    for service in "${SERVICES[@]}"; do
-      rm -f "$2/$service.tar"
-      "$ENGINE" save -o "$2/$service.tar" "$REPO/$service:$TAG"
-      say "saved $2/$service.tar"
-    done
+    save "$2"
     ;;
+  check-archives) check_archives ;;
   *) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0" >&2; exit 2 ;;
 esac
