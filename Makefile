@@ -8,7 +8,7 @@
 #   make up | down | status      whole stack (C="kafka registry" narrows it)
 #   make logs [C=kafka]          tail the logs
 #   make infra                   postgres, kafka, registry only
-#   make test [TEST_ARGS=...]    infra, then fmt check, clippy, cargo test
+#   make test [TEST_ARGS=...]    infra, then fmt check, clippy, cargo test, chart and image checks
 #   make bench | fmt | clippy
 #   make chart-check             helm lint, schema validation and tests of the chart
 #   make images | images-check   service images (podman); run them against the stack
@@ -39,7 +39,7 @@ TEST_ENV = eval "$$($(STACK) env)"
 	images-check kind-up kind-down
 
 help:
-	@sed -n '1,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '1,/^$$/s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 up:
 	$(STACK) up $(C)
