@@ -14,6 +14,7 @@
 #                 prints the folder
 #   podman        podman, buildah and skopeo from apt, and a containers.conf these machines
 #                 need; prints the CONTAINERS_CONF path
+#   containerd    containerd and ctr from apt (the images' archive check)
 #   base-image    the image debian:bookworm-slim in podman's store: no registry is
 #                 reachable here, so it is `debootstrap --variant=minbase bookworm`, imported
 #                 once from a tarball kept under ORDERFLOW_TOOLS
@@ -33,6 +34,12 @@ KIND_VERSION=v0.33.0
 PY_REQUIREMENTS=(kubernetes-validate==1.37.0 pytest==9.2.0 pyyaml==6.0.3)
 
 say() { printf '[tools] %s\n' "$*" >&2; }
+
+apt_install() {
+  say "apt-get install $*"
+  apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
 
 # go_tool <folder> <module/cmd@version> <binary>: `go install` into its own folder.
 go_tool() {
@@ -54,7 +61,7 @@ python_venv() {
   if [[ ! -f $venv/.stamp-$stamp ]]; then
     say "Python venv $venv: ${PY_REQUIREMENTS[*]}"
     python3 -m venv "$venv" >&2 ||
-      { apt-get install -y -qq python3-venv >&2 && python3 -m venv "$venv" >&2; }
+      { apt_install python3-venv && python3 -m venv "$venv" >&2; }
     "$venv/bin/pip" install -q "${PY_REQUIREMENTS[@]}" >&2
     touch "$venv/.stamp-$stamp"
   fi
@@ -108,9 +115,7 @@ containers_conf() {
   local conf="$TOOLS/containers.conf"
   if ! command -v podman >/dev/null || ! command -v buildah >/dev/null || ! command -v skopeo >/dev/null ||
       ! command -v runc >/dev/null; then
-    say "apt-get install podman buildah skopeo runc"
-    apt-get update -qq >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman buildah skopeo runc >&2
+    apt_install podman buildah skopeo runc
   fi
   mkdir -p "$TOOLS"
   # crun and systemd cgroups are not usable in these containers-in-a-sandbox machines.
@@ -132,8 +137,7 @@ base_image() {
   CONTAINERS_CONF=$(containers_conf)
   if podman image exists debian:bookworm-slim; then return 0; fi
   if [[ ! -f $tarball ]]; then
-    command -v debootstrap >/dev/null ||
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+    command -v debootstrap >/dev/null || apt_install debootstrap
     root=$(mktemp -d "$TOOLS/.rootfs.XXXXXX")
     say "debootstrap --variant=minbase bookworm (once; a few minutes)"
     debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian >&2
@@ -159,6 +163,7 @@ case ${1:-} in
   python) python_venv ;;
   schemas) schemas "${2:-}" ;;
   podman) containers_conf ;;
+  containerd) command -v containerd >/dev/null || apt_install containerd ;;
   base-image) base_image ;;
   *) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0" >&2; exit 2 ;;
 esac

@@ -115,8 +115,7 @@ save() {
 # (orderflow/x:1 -> docker.io/orderflow/x:1); a loaded archive must carry that name.
 check_archives() {
   local dir want have service image pid
-  command -v containerd >/dev/null ||
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd >&2
+  "$ROOT/deploy/tools.sh" containerd
   dir=$(mktemp -d)
   save "$dir/archives"
   containerd --root "$dir/root" --state "$dir/state" --address "$dir/containerd.sock" \
