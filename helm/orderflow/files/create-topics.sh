@@ -1,3 +1,4 @@
+#!/usr/bin/env bash
 # The topic Job: creates each topic unless it exists, through the Kafka admin API
 # (kafka-topics.sh). Idempotent: `--if-not-exists`, and an existing topic keeps its partitions
 # and configs, so the Job can run before every install and upgrade.
