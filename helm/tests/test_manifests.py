@@ -2,12 +2,14 @@
 and pinned; labels and selectors that match; settings the services really read; a config
 change that rolls the Pods; toggles that render only their own objects."""
 
+import shutil
+import subprocess
 import tomllib
 
 import pytest
 import yaml
 
-from conftest import CHART, PROFILES, render
+from conftest import CHART, PROFILES, render, tool
 
 ROOT = CHART.parent.parent
 
@@ -311,3 +313,28 @@ def test_helm_test_places_an_order_and_waits_for_shipment_scheduled(renders):
     assert [line.strip() for line in c["command"][-1].splitlines()] == \
         [line.strip() for line in script.splitlines()]
     assert env_of(c)["ORDERS"]["value"] == "http://rel-orderflow-order-service:8080"
+
+
+@pytest.mark.parametrize("profile, api", [
+    ("kind", "export ORDERS=http://<node address>:30080"),
+    ("production", "export ORDERS=https://orders.example.com"),
+    ("default", "port-forward service/rel-orderflow-order-service 8080:8080"),
+])
+def test_notes_tell_how_to_reach_the_api_and_place_an_order(profile, api, tmp_path):
+    # `helm template` leaves NOTES.txt out: render a copy of the chart in which its text is
+    # the value of an ordinary template.
+    chart = tmp_path / "orderflow"
+    shutil.copytree(CHART, chart)
+    notes = (chart / "templates/NOTES.txt").read_text()
+    (chart / "templates/notes.yaml").write_text(
+        '{{- define "notes" }}' + notes + '{{ end }}\nnotes: {{ include "notes" . | quote }}\n')
+    values = ["-f", str(CHART / PROFILES[profile])] if PROFILES[profile] else []
+    done = subprocess.run(
+        [tool("HELM3"), "template", "rel", str(chart), "--kube-version", "1.35.0",
+         "--show-only", "templates/notes.yaml", *values],
+        capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text = yaml.safe_load(done.stdout)["notes"]
+    assert api in text
+    assert "curl -si -X POST $ORDERS/orders" in text
+    assert "helm test rel" in text
