@@ -239,7 +239,8 @@ metadata:
   labels:
     {{- include "orderflow.labels" $ctx | nindent 4 }}
 spec:
-  {{- if not $root.Values.autoscaling.enabled }}
+  {{- /* An HorizontalPodAutoscaler, when there is one, owns the count. */}}
+  {{- if not (and $root.Values.autoscaling.enabled ($root.Capabilities.APIVersions.Has "autoscaling/v2")) }}
   replicas: {{ $v.replicas }}
   {{- end }}
   revisionHistoryLimit: 5
