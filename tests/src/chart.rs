@@ -3,9 +3,11 @@
 
 use std::path::PathBuf;
 
-/// The path of one of the chart's files.
+/// The path of one of the chart's files. `cargo test` names the crate's folder at run time; the
+/// compile-time one is the fallback (a binary built in another clone keeps that clone's).
 fn file(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let tests = std::env::var("CARGO_MANIFEST_DIR").unwrap_or(env!("CARGO_MANIFEST_DIR").into());
+    PathBuf::from(tests)
         .join("../helm/orderflow/files")
         .join(name)
 }
