@@ -80,7 +80,8 @@ BAD_VALUES = {
                                         "replicas"),
     "a misspelt key": ("kafka:\n  bootstrapServer: kafka:9092\n", "bootstrapServer"),
     "a bad broker list": ("kafka:\n  bootstrapServers: kafka\n", "bootstrapServers"),
-    "an image tagged latest": ("topics:\n  image:\n    tag: latest\n", "tag"),
+    "an image tagged latest": ("topics:\n  image:\n    tag: latest\n", "'latest'"),
+    "service images tagged latest": ("image:\n  tag: latest\n", "'latest'"),
     "no database Secret outside the dev profile": ("database:\n  existingSecret: \"\"\n",
                                                    "existingSecret"),
 }
