@@ -233,7 +233,7 @@ def test_topics_are_created_by_an_idempotent_hook_with_the_configured_layout(ren
         "order-status-projector.dlq 1", "payment-service.dlq 1", "shipping-service.dlq 1"]
     assert env["COMMAND_CONFIG"].endswith("client.properties")
     # The dev profile's broker is part of the release: an ordinary Job there.
-    dev_job = renders["kind"].get("Job", "rel-orderflow-topics")
+    dev_job = renders["kind"].get("Job", "rel-orderflow-topics-r1")
     assert "annotations" not in dev_job["metadata"]
     assert env_of(pod_spec(dev_job)["containers"][0])["REPLICATION_FACTOR"]["value"] == "1"
 
