@@ -66,7 +66,7 @@ print_env() {
 }
 
 build() {
-  local service bin stage out libs
+  local service bin stage out libs previous
   # No registry is reachable on these machines: the base is made with debootstrap.
   if [[ $ENGINE == podman ]] && ! podman image exists debian:bookworm-slim; then
     "$ROOT/deploy/tools.sh" base-image
@@ -85,11 +85,16 @@ build() {
     say "$service links: $(awk '{print $1}' <<<"$libs" | sort | tr '\n' ' ')"
     rm -rf "${stage:?}"/* && cp "$bin" "$stage/$service"
     say "$ENGINE build $REPO/$service:$TAG ($PROFILE binary)"
+    previous=$("$ENGINE" image inspect --format '{{.Id}}' "$REPO/$service:$TAG" 2>/dev/null || true)
     "$ENGINE" build --quiet "${pull[@]}" -f "$ROOT/deploy/docker/Dockerfile" --target prebuilt \
       --build-arg "SERVICE=$service" --build-arg "VERSION=$TAG" \
       --build-arg "REVISION=$(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)" \
       --build-arg "SOURCE=$(git -C "$ROOT" remote get-url origin 2>/dev/null || echo unknown)" \
       -t "$REPO/$service:$TAG" "$stage" >/dev/null
+    # The image this build replaced would stay behind untagged, one per build.
+    if [[ -n $previous && $previous != $("$ENGINE" image inspect --format '{{.Id}}' "$REPO/$service:$TAG") ]]; then
+      "$ENGINE" rmi "$previous" >/dev/null 2>&1 || true
+    fi
     # Started without settings, the service must stop at its configuration, not at the
     # dynamic loader (exit 127, "error while loading shared libraries").
     out=$("$ENGINE" run --rm --read-only --network none "$REPO/$service:$TAG" 2>&1) &&
