@@ -8,8 +8,11 @@
 #   make up | down | status      whole stack (C="kafka registry" narrows it)
 #   make logs [C=kafka]          tail the logs
 #   make infra                   postgres, kafka, registry only
-#   make test [TEST_ARGS=...]    infra, then fmt check, clippy, cargo test
+#   make test [TEST_ARGS=...]    infra, then fmt check, clippy, cargo test, chart and image checks
 #   make bench | fmt | clippy
+#   make chart-check             helm lint, schema validation and tests of the chart
+#   make images | images-check   service images (podman); run them against the stack
+#   make kind-up | kind-down     orderflow on a kind cluster (needs Docker or podman)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -32,10 +35,11 @@ TEST_ARGS ?=
 # ORDERFLOW_TEST_DATABASE_URL and ORDERFLOW_STACK_SCRIPT (one source: stack.sh env).
 TEST_ENV = eval "$$($(STACK) env)"
 
-.PHONY: help up down status logs infra env test bench fmt clippy
+.PHONY: help up down status logs infra env test bench fmt clippy chart-check images \
+	images-check kind-up kind-down
 
 help:
-	@sed -n '1,14s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
+	@sed -n '1,/^$$/s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
 up:
 	$(STACK) up $(C)
@@ -63,6 +67,9 @@ test: infra
 	# The end-to-end tests run the service binaries as processes.
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace $(TEST_ARGS)
+	# Kubernetes delivery: the Helm chart, and the service images against the stack.
+	$(MAKE) --no-print-directory chart-check
+	$(MAKE) --no-print-directory images-check
 
 bench: infra
 	$(TEST_ENV)
@@ -74,3 +81,41 @@ fmt:
 
 clippy:
 	cd $(ROOT) && $(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# --- Kubernetes delivery: chart checks, images, kind ------------------------------------
+# Tools (helm 3 and 4, kubeconform, a Python venv with kubernetes-validate and pytest, the
+# Kubernetes schemas, podman and the debootstrapped base image) are installed on first use
+# under /var/cache/orderflow/tools by deploy/tools.sh, outside the clone.
+TOOLS := $(ROOT)/deploy/tools.sh
+IMAGES := $(ROOT)/deploy/docker/images.sh
+
+chart-check:
+	HELM3=$$($(TOOLS) helm3); HELM4=$$($(TOOLS) helm4); KUBECONFORM=$$($(TOOLS) kubeconform)
+	SCHEMAS_1_30=$$($(TOOLS) schemas 1.30); SCHEMAS_1_35=$$($(TOOLS) schemas 1.35)
+	VENV=$$(dirname "$$($(TOOLS) python)")
+	export HELM3 HELM4 KUBECONFORM SCHEMAS_1_30 SCHEMAS_1_35
+	export KUBERNETES_VALIDATE=$$VENV/kubernetes-validate PYTHONDONTWRITEBYTECODE=1
+	cd $(ROOT)/helm/tests
+	"$$VENV/pytest" -p no:cacheprovider -q .
+
+# Release binaries by default; IMAGE_PROFILE=debug reuses `make test`'s build.
+images:
+	$(IMAGES) build
+
+# The images: saved archives import into containerd under the names the chart asks for (as
+# `kind load` does), and as containers on the host network against the local stack they carry
+# an order to SHIPMENT_SCHEDULED (tests/tests/images.rs). Debug binaries unless IMAGE_PROFILE
+# says otherwise.
+images-check: infra
+	$(TEST_ENV)
+	export IMAGE_PROFILE=$${IMAGE_PROFILE:-debug}
+	$(IMAGES) check-archives
+	eval "$$($(IMAGES) env)"
+	cd $(ROOT)
+	$(CARGO) test -p orderflow-tests --test images -- --ignored
+
+kind-up:
+	$(ROOT)/deploy/kind/kind.sh up
+
+kind-down:
+	$(ROOT)/deploy/kind/kind.sh down

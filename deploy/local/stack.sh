@@ -32,6 +32,9 @@
 #   logs      tail -n 200 of the component's log (all logs when none is named).
 #   env       Print `export` lines for the tests (ORDERFLOW_TEST_KAFKA, ...).
 #   destroy   down, then delete the stack's state folder (data, logs, pids).
+#   kafka-topics ARGS...
+#             Kafka's kafka-topics tool (TopicCommand) from the stack's Kafka jars,
+#             e.g. `kafka-topics --bootstrap-server 127.0.0.1:9092 --list`.
 #
 # Health: postgres = pg_isready + the databases orders, payments, shipping,
 # registry exist; kafka = TopicCommand --list answers, then the topics exist;
@@ -1031,6 +1034,11 @@ main() {
   (($# >= 1)) || usage
   local action=$1 comp
   shift
+  if [[ $action == kafka-topics ]]; then
+    [[ -f $KAFKA_HOME/.complete ]] || die "no Kafka jars yet (run: stack.sh up kafka)"
+    kafka_tool org.apache.kafka.tools.TopicCommand "$@"
+    return
+  fi
   local comps=() reversed=()
   mapfile -t comps < <(resolve_components "$action" "$@")
   ((${#comps[@]})) || exit 2 # resolve_components already complained

@@ -11,6 +11,7 @@
 //! - [`services`]: the three service binaries as processes, for end-to-end tests.
 //! - [`stack`]: a second, private stack for tests that stop Kafka.
 //! - [`proxy`]: a TCP forwarder a test can cut, to make the registry unreachable.
+//! - [`chart`]: the Helm chart's scripts (helm test, topic Job), run on the host.
 //!
 //! Tests live in `tests/` beside this file, one scenario per file.
 
@@ -116,6 +117,7 @@ where
     }
 }
 
+pub mod chart;
 pub mod fixtures;
 pub mod proxy;
 pub mod services;

@@ -5,7 +5,8 @@
 //! `shipping-service` from the build's `debug` folder (`make test` builds them first), and
 //! returns once each answers `GET /health/ready` with 200. The test then drives them only through
 //! REST and Kafka. Dropping [`Services`] kills the processes; when the test failed, the tail of
-//! each service's log is printed.
+//! each service's log is printed. With [`Options::images`] the same services run as containers
+//! of their images (`podman run --network host`) instead of binaries.
 
 use crate::{fixtures::Isolated, wait_until, Env};
 use reqwest::{header, Response, StatusCode};
@@ -70,6 +71,42 @@ pub struct Options {
     /// More environment for every service, e.g. `ORDER__HTTP__SHUTDOWN_TIMEOUT_SECS`; it wins
     /// over the harness's own settings.
     pub env: Vec<(String, String)>,
+    /// Run the services from these container images instead of the build's binaries.
+    pub images: Option<Images>,
+}
+
+/// The service images of `make images`: `<repo>/<service>:<tag>`, run with podman on the host
+/// network, a read-only root filesystem and a tmpfs on `/tmp`.
+#[derive(Clone, Debug)]
+pub struct Images {
+    pub repo: String,
+    pub tag: String,
+}
+
+impl Images {
+    /// From `ORDERFLOW_TEST_IMAGE_REPO` and `ORDERFLOW_TEST_IMAGE_TAG`, which
+    /// `make images-check` sets.
+    pub fn from_env() -> Self {
+        let var = |name: &str| {
+            std::env::var(name)
+                .unwrap_or_else(|_| panic!("{name} is not set: run `make images-check`"))
+        };
+        Images {
+            repo: var("ORDERFLOW_TEST_IMAGE_REPO"),
+            tag: var("ORDERFLOW_TEST_IMAGE_TAG"),
+        }
+    }
+
+    fn of(&self, service: Service) -> String {
+        format!("{}/{}:{}", self.repo, service.binary(), self.tag)
+    }
+}
+
+/// A service run as a container: its image and the container's name.
+#[derive(Clone, Debug)]
+struct Container {
+    image: String,
+    name: String,
 }
 
 impl Default for Options {
@@ -78,6 +115,7 @@ impl Default for Options {
             payment_limit_cents: None,
             rust_log: "warn".into(),
             env: Vec::new(),
+            images: None,
         }
     }
 }
@@ -88,6 +126,8 @@ struct Process {
     port: u16,
     env: Vec<(String, String)>,
     log: PathBuf,
+    /// Set when the service runs from its image.
+    container: Option<Container>,
     child: Option<Child>,
 }
 
@@ -98,26 +138,54 @@ impl Process {
             "{} already runs",
             self.service.binary()
         );
-        let binary = binary_path(self.service.binary());
         let log = fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .expect("service log file opens");
-        let child = Command::new(&binary)
-            // Only what the test sets: a developer's ORDER__* or OTEL_* must not leak in.
-            .env_clear()
+        let (mut command, what) = match &self.container {
+            None => {
+                let binary = binary_path(self.service.binary());
+                let what = binary.display().to_string();
+                (Command::new(binary), what)
+            }
+            Some(container) => {
+                let mut command = Command::new("podman");
+                command.args(["run", "--rm", "--name", &container.name]);
+                command.args(["--network", "host", "--read-only", "--tmpfs", "/tmp"]);
+                // `--env NAME` passes the value from podman's environment, set below.
+                for (name, _) in &self.env {
+                    command.args(["--env", name]);
+                }
+                command.arg(&container.image);
+                (command, container.image.clone())
+            }
+        };
+        // Only what the test sets: a developer's ORDER__* or OTEL_* must not leak in.
+        command.env_clear();
+        if let (Some(_), Some(conf)) = (&self.container, std::env::var_os("CONTAINERS_CONF")) {
+            command.env("CONTAINERS_CONF", conf);
+        }
+        let child = command
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log)
             .spawn()
-            .unwrap_or_else(|e| panic!("{} could not be started: {e}", binary.display()));
+            .unwrap_or_else(|e| panic!("{what} could not be started: {e}"));
         self.child = Some(child);
     }
 
     fn kill(&mut self) {
+        if let (Some(container), Some(_)) = (&self.container, &self.child) {
+            // Killing the podman client would leave the container running.
+            let _ = Command::new("podman")
+                .args(["rm", "--force", "--time", "0", &container.name])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -213,11 +281,20 @@ impl Services {
                 env.push(("PAYMENT_LIMIT_CENTS".into(), limit.to_string()));
             }
             env.extend(options.env.iter().cloned());
+            let container = options.images.as_ref().map(|images| Container {
+                image: images.of(service),
+                name: format!(
+                    "{}-{}",
+                    iso.namespace.trim_end_matches('.'),
+                    service.binary()
+                ),
+            });
             processes.push(Process {
                 service,
                 port,
                 env,
                 log: log_dir.join(format!("{}.log", service.binary())),
+                container,
                 child: None,
             });
         }
@@ -275,17 +352,30 @@ impl Services {
         let log = first
             .log
             .with_file_name(format!("{}-{index}.log", service.binary()));
+        let container = first.container.clone().map(|c| Container {
+            name: format!("{}-{index}", c.name),
+            ..c
+        });
         let mut process = Process {
             service,
             port,
             env,
             log,
+            container,
             child: None,
         };
         process.spawn();
         self.processes.push(process);
         self.wait_ready(index).await;
         Replica(index)
+    }
+
+    /// The container `service` runs in, when it runs from its image.
+    pub fn container(&self, service: Service) -> Option<&str> {
+        self.processes[service as usize]
+            .container
+            .as_ref()
+            .map(|c| c.name.as_str())
     }
 
     /// `http://127.0.0.1:<port><path>` of a replica.

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The topic Job: creates each topic unless it exists, through the Kafka admin API
+# (kafka-topics.sh). Idempotent: `--if-not-exists`, and an existing topic keeps its partitions
+# and configs, so the Job can run before every install and upgrade.
+#
+# Environment: BOOTSTRAP (host:port,...), REPLICATION_FACTOR, TOPICS (one "name partitions"
+# per line), TOPIC_CONFIGS (space-separated key=value, may be empty), COMMAND_CONFIG (a client
+# properties file for a secured cluster, optional), KAFKA_TOPICS (the tool; default the
+# apache/kafka image's).
+set -euo pipefail
+kafka=${KAFKA_TOPICS:-/opt/kafka/bin/kafka-topics.sh}
+args=(--bootstrap-server "$BOOTSTRAP")
+if [ -n "${COMMAND_CONFIG:-}" ]; then args+=(--command-config "$COMMAND_CONFIG"); fi
+configs=()
+for config in ${TOPIC_CONFIGS:-}; do configs+=(--config "$config"); done
+
+# The broker may still be starting (the dev profile installs it with the release).
+until "$kafka" "${args[@]}" --list >/dev/null; do echo "waiting for Kafka at $BOOTSTRAP"; sleep 3; done
+while read -r topic partitions; do
+  [ -n "$topic" ] || continue
+  "$kafka" "${args[@]}" --create --if-not-exists --topic "$topic" --partitions "$partitions" \
+    --replication-factor "$REPLICATION_FACTOR" "${configs[@]}"
+  echo "topic $topic: present"
+done <<<"$TOPICS"

@@ -1,0 +1,359 @@
+{{/*
+Named helpers of the orderflow chart.
+
+# Layout
+- names and labels: `orderflow.fullname`, `orderflow.labels`, `orderflow.selectorLabels`
+- `orderflow.services`: the one table of the three services (key, name, settings prefix);
+  every per-service template ranges over it instead of repeating itself.
+- `orderflow.service`: Deployment + Service + ServiceAccount of one service.
+- `orderflow.podSecurityContext` / `orderflow.containerSecurityContext`: the restricted Pod
+  Security profile, used by every Pod the chart makes.
+- `orderflow.kafkaBootstrap`, `orderflow.registryUrl`, `orderflow.databaseSecret`: where
+  the infrastructure is, external or the dev profile's.
+*/}}
+
+{{- define "orderflow.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "orderflow.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The name of one component's objects: `<fullname>-<component>`. Call with (list $ "order-service"). */}}
+{{- define "orderflow.componentName" -}}
+{{- $root := index . 0 }}
+{{- printf "%s-%s" (include "orderflow.fullname" $root) (index . 1) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "orderflow.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Selector labels of one component. Call with (list $ "order-service"). */}}
+{{- define "orderflow.selectorLabels" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: {{ include "orderflow.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{/* All labels of one component's objects. Call with (list $ "order-service"). */}}
+{{- define "orderflow.labels" -}}
+{{- $root := index . 0 -}}
+{{ include "orderflow.selectorLabels" . }}
+app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+app.kubernetes.io/part-of: orderflow
+helm.sh/chart: {{ include "orderflow.chart" $root }}
+{{- with $root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/*
+The three services as YAML: key (the values block), name (image and objects), prefix (their
+own settings' environment prefix).
+*/}}
+{{- define "orderflow.services" -}}
+- {key: order, name: order-service, prefix: ORDER}
+- {key: payment, name: payment-service, prefix: PAYMENT}
+- {key: shipping, name: shipping-service, prefix: SHIPPING}
+{{- end }}
+
+{{/*
+The topics the Job creates, one "name partitions" per line: the contract topics and the
+consumer groups' dead-letter topics.
+*/}}
+{{- define "orderflow.topics" -}}
+{{- $ns := .Values.kafka.namespace }}
+{{- range list "orders" "payments" "shipments" }}
+{{ printf "%s%s" $ns . }} {{ $.Values.topics.partitions }}
+{{- end }}
+{{- range list "order-service" "order-status-projector" "payment-service" "shipping-service" }}
+{{ printf "%s%s.dlq" $ns . }} {{ $.Values.topics.deadLetterPartitions }}
+{{- end }}
+{{- end }}
+
+{{/* topics.config as `key=value key=value`. */}}
+{{- define "orderflow.topicConfigs" -}}
+{{- $configs := list }}
+{{- range $k, $v := .Values.topics.config }}
+{{- $configs = append $configs (printf "%s=%v" $k $v) }}
+{{- end }}
+{{- join " " $configs }}
+{{- end }}
+
+{{/* The dev profile's init container script: waits until every topic exists. */}}
+{{- define "orderflow.waitForTopicsScript" -}}
+kafka=/opt/kafka/bin/kafka-topics.sh
+while true; do
+  present=$("$kafka" --bootstrap-server {{ include "orderflow.kafkaBootstrap" . | quote }} --list 2>/dev/null || true)
+  missing=""
+  for topic in {{ range $line := include "orderflow.topics" . | trim | splitList "\n" }}{{ splitList " " $line | first }} {{ end }}; do
+    grep -qx "$topic" <<<"$present" || missing="$missing $topic"
+  done
+  [ -z "$missing" ] && exit 0
+  echo "waiting for topics:$missing"
+  sleep 3
+done
+{{- end }}
+
+{{/* An image reference from {repository, tag}: tag pinned by the values. */}}
+{{- define "orderflow.image" -}}
+{{- printf "%s:%s" .repository .tag }}
+{{- end }}
+
+{{/* The image of one service. Call with (list $ "order-service"). */}}
+{{- define "orderflow.serviceImage" -}}
+{{- $root := index . 0 }}
+{{- $i := $root.Values.image }}
+{{- $repo := printf "%s%s/%s" $i.registry $i.repository (index . 1) }}
+{{- if $i.digest }}
+{{- printf "%s@%s" $repo $i.digest }}
+{{- else }}
+{{- printf "%s:%s" $repo (default $root.Chart.AppVersion $i.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The restricted Pod Security profile. Call with the numeric user id. */}}
+{{- define "orderflow.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: {{ . }}
+runAsGroup: {{ . }}
+fsGroup: {{ . }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Call with whether the root filesystem is read-only (true but for the dev Kafka). */}}
+{{- define "orderflow.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: {{ . }}
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "orderflow.kafkaBootstrap" -}}
+{{- if .Values.dev.enabled }}
+{{- printf "%s:9092" (include "orderflow.componentName" (list . "kafka")) }}
+{{- else }}
+{{- required "kafka.bootstrapServers is required (or set dev.enabled=true)" .Values.kafka.bootstrapServers }}
+{{- end }}
+{{- end }}
+
+{{- define "orderflow.registryUrl" -}}
+{{- if .Values.dev.enabled }}
+{{- printf "http://%s:8080/apis/ccompat/v7" (include "orderflow.componentName" (list . "registry")) }}
+{{- else }}
+{{- required "registry.url is required (or set dev.enabled=true)" .Values.registry.url }}
+{{- end }}
+{{- end }}
+
+{{/* The Secret with the database URLs: the operator's, or the dev profile's own. */}}
+{{- define "orderflow.databaseSecret" -}}
+{{- if .Values.dev.enabled }}
+{{- include "orderflow.componentName" (list . "dev-credentials") }}
+{{- else }}
+{{- required "database.existingSecret is required (or set dev.enabled=true)" .Values.database.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{/* The settings file mounted into every service: librdkafka properties. */}}
+{{- define "orderflow.settingsFile" -}}
+{{- if .Values.kafka.propertiesSecret.name }}
+{{- .Values.kafka.propertiesSecret.key }}
+{{- else }}
+{{- "orderflow.toml" }}
+{{- end }}
+{{- end }}
+
+{{/* Startup, liveness and readiness probes of a service. */}}
+{{- define "orderflow.probes" -}}
+{{- $p := .Values.probes -}}
+startupProbe:
+  httpGet: {path: /health/live, port: http}
+  {{- toYaml $p.startup | nindent 2 }}
+livenessProbe:
+  httpGet: {path: /health/live, port: http}
+  {{- toYaml $p.liveness | nindent 2 }}
+readinessProbe:
+  httpGet: {path: /health/ready, port: http}
+  {{- toYaml $p.readiness | nindent 2 }}
+{{- end }}
+
+{{/*
+One service: ServiceAccount, Service and Deployment. Call with (list $ $svc) where $svc is
+an entry of `orderflow.services`.
+*/}}
+{{- define "orderflow.service" -}}
+{{- $root := index . 0 }}
+{{- $svc := index . 1 }}
+{{- $v := index $root.Values.services $svc.key }}
+{{- $name := include "orderflow.componentName" (list $root $svc.name) }}
+{{- $ctx := list $root $svc.name }}
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "orderflow.labels" $ctx | nindent 4 }}
+# The services never call the Kubernetes API.
+automountServiceAccountToken: false
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "orderflow.labels" $ctx | nindent 4 }}
+{{- $expose := $v.service | default dict }}
+spec:
+  type: {{ $expose.type | default "ClusterIP" }}
+  selector:
+    {{- include "orderflow.selectorLabels" $ctx | nindent 4 }}
+  ports:
+    - name: http
+      port: {{ $root.Values.httpPort }}
+      targetPort: http
+      protocol: TCP
+      {{- if and (eq ($expose.type | default "") "NodePort") $expose.nodePort }}
+      nodePort: {{ $expose.nodePort }}
+      {{- end }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ $name }}
+  labels:
+    {{- include "orderflow.labels" $ctx | nindent 4 }}
+spec:
+  {{- /* An HorizontalPodAutoscaler, when there is one, owns the count. */}}
+  {{- if not (and $root.Values.autoscaling.enabled ($root.Capabilities.APIVersions.Has "autoscaling/v2")) }}
+  replicas: {{ $v.replicas }}
+  {{- end }}
+  revisionHistoryLimit: 5
+  selector:
+    matchLabels:
+      {{- include "orderflow.selectorLabels" $ctx | nindent 6 }}
+  strategy:
+    type: RollingUpdate
+    rollingUpdate: {maxSurge: 1, maxUnavailable: 0}
+  template:
+    metadata:
+      labels:
+        {{- include "orderflow.labels" $ctx | nindent 8 }}
+      annotations:
+        # A change of settings or credentials rolls the Pods.
+        checksum/config: {{ include (print $root.Template.BasePath "/configmap.yaml") $root | sha256sum }}
+        {{- if $root.Values.dev.enabled }}
+        checksum/dev-credentials: {{ include (print $root.Template.BasePath "/dev/credentials.yaml") $root | sha256sum }}
+        {{- end }}
+    spec:
+      serviceAccountName: {{ $name }}
+      automountServiceAccountToken: false
+      terminationGracePeriodSeconds: {{ $root.Values.terminationGracePeriodSeconds }}
+      securityContext:
+        {{- include "orderflow.podSecurityContext" $root.Values.runAsUser | nindent 8 }}
+      {{- with $root.Values.imagePullSecrets }}
+      imagePullSecrets:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      topologySpreadConstraints:
+        - maxSkew: {{ $root.Values.topologySpread.maxSkew }}
+          topologyKey: {{ $root.Values.topologySpread.topologyKey }}
+          whenUnsatisfiable: {{ $root.Values.topologySpread.whenUnsatisfiable }}
+          labelSelector:
+            matchLabels:
+              {{- include "orderflow.selectorLabels" $ctx | nindent 14 }}
+      {{- if $root.Values.dev.enabled }}
+      initContainers:
+        # The dev profile's Kafka starts with the release, so its topics (created by the
+        # topic Job once the broker answers) may not exist yet: wait for them rather than
+        # subscribe to topics that are not there.
+        - name: wait-for-topics
+          image: {{ include "orderflow.image" $root.Values.topics.image }}
+          imagePullPolicy: IfNotPresent
+          command:
+            - /bin/bash
+            - -ec
+            - |
+              {{- include "orderflow.waitForTopicsScript" $root | nindent 14 }}
+          env:
+            - {name: LOG_DIR, value: /tmp}
+          securityContext:
+            {{- include "orderflow.containerSecurityContext" true | nindent 12 }}
+          resources:
+            {{- toYaml $root.Values.topics.resources | nindent 12 }}
+          volumeMounts:
+            - {name: tmp, mountPath: /tmp}
+      {{- end }}
+      containers:
+        - name: {{ $svc.name }}
+          image: {{ include "orderflow.serviceImage" $ctx }}
+          imagePullPolicy: {{ $root.Values.image.pullPolicy }}
+          ports:
+            - {name: http, containerPort: {{ $root.Values.httpPort }}, protocol: TCP}
+          envFrom:
+            - configMapRef:
+                name: {{ include "orderflow.componentName" (list $root "config") }}
+          env:
+            - {name: {{ $svc.prefix }}__HTTP__HOST, value: "0.0.0.0"}
+            - {name: {{ $svc.prefix }}__HTTP__PORT, value: {{ $root.Values.httpPort | quote }}}
+            - {name: {{ $svc.prefix }}_CONFIG, value: /etc/orderflow/{{ include "orderflow.settingsFile" $root }}}
+            - {name: OTEL_SERVICE_NAME, value: {{ $svc.name }}}
+            - name: {{ $svc.prefix }}__DATABASE__URL
+              valueFrom:
+                secretKeyRef:
+                  name: {{ include "orderflow.databaseSecret" $root }}
+                  key: {{ index $root.Values.database.secretKeys $svc.key }}
+            {{- if eq $svc.key "payment" }}
+            - {name: PAYMENT__LIMIT_CENTS, value: {{ $v.limitCents | int64 | quote }}}
+            {{- end }}
+            {{- with $v.env }}
+            {{- toYaml . | nindent 12 }}
+            {{- end }}
+          {{- include "orderflow.probes" $root | nindent 10 }}
+          resources:
+            {{- toYaml $v.resources | nindent 12 }}
+          securityContext:
+            {{- include "orderflow.containerSecurityContext" true | nindent 12 }}
+          volumeMounts:
+            - {name: tmp, mountPath: /tmp}
+            - {name: settings, mountPath: /etc/orderflow, readOnly: true}
+      volumes:
+        - name: tmp
+          emptyDir: {sizeLimit: 64Mi}
+        - name: settings
+          {{- if $root.Values.kafka.propertiesSecret.name }}
+          secret:
+            secretName: {{ $root.Values.kafka.propertiesSecret.name }}
+            items: [{key: {{ $root.Values.kafka.propertiesSecret.key }}, path: {{ $root.Values.kafka.propertiesSecret.key }}}]
+          {{- else }}
+          configMap:
+            name: {{ include "orderflow.componentName" (list $root "settings") }}
+          {{- end }}
+      {{- with $v.nodeSelector }}
+      nodeSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.tolerations }}
+      tolerations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $v.affinity }}
+      affinity:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+{{- end }}

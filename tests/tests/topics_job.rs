@@ -1,0 +1,101 @@
+//! The Helm chart's topic Job (`helm/orderflow/files/create-topics.sh`) against the real Kafka:
+//! it creates the topics with the partitions, replication factor and configs it is given, and
+//! runs again, as it does before every upgrade, without an error and without changing them.
+
+use orderflow_tests::{chart, unique, Env};
+use rdkafka::{
+    admin::{AdminClient, AdminOptions, ResourceSpecifier},
+    client::DefaultClientContext,
+    consumer::{BaseConsumer, Consumer},
+    ClientConfig,
+};
+use std::{os::unix::fs::PermissionsExt, path::Path, time::Duration};
+
+/// Runs the Job's script as the Job does (bash, settings in the environment), with
+/// `kafka_topics` in place of the image's `kafka-topics.sh`.
+async fn run_job(env: &Env, kafka_topics: &Path, topics: &str) {
+    let kafka_topics = kafka_topics.to_str().expect("a UTF-8 path");
+    let settings = [
+        ("BOOTSTRAP", env.kafka.as_str()),
+        ("REPLICATION_FACTOR", "1"),
+        ("TOPICS", topics),
+        (
+            "TOPIC_CONFIGS",
+            "retention.ms=3600000 cleanup.policy=delete",
+        ),
+        ("KAFKA_TOPICS", kafka_topics),
+    ];
+    chart::run_script("bash", "create-topics.sh", &settings).await;
+}
+
+#[tokio::test]
+async fn the_topic_job_creates_the_topics_and_reruns_without_changing_them() {
+    let env = Env::from_env();
+    // The stack's own Kafka tools stand in for the apache/kafka image's.
+    let stack = std::env::var("ORDERFLOW_STACK_SCRIPT")
+        .expect("ORDERFLOW_STACK_SCRIPT is set (make test exports it)");
+    let dir = std::env::temp_dir().join(unique("topics-job"));
+    std::fs::create_dir_all(&dir).expect("temp folder");
+    let shim = dir.join("kafka-topics.sh");
+    std::fs::write(
+        &shim,
+        format!("#!/bin/sh\nexec '{stack}' kafka-topics \"$@\"\n"),
+    )
+    .expect("shim written");
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+
+    let namespace = unique("job");
+    let topics = [
+        (format!("{namespace}.orders"), 3),
+        (format!("{namespace}.order-service.dlq"), 1),
+    ];
+    let list: Vec<String> = topics.iter().map(|(t, p)| format!("{t} {p}")).collect();
+    run_job(&env, &shim, &list.join("\n")).await;
+    // An upgrade runs the Job again over existing topics.
+    run_job(&env, &shim, &list.join("\n")).await;
+
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &env.kafka)
+        .create()
+        .expect("metadata client");
+    let metadata = consumer
+        .fetch_metadata(None, Duration::from_secs(10))
+        .expect("cluster metadata");
+    for (topic, partitions) in &topics {
+        let found = metadata
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic)
+            .unwrap_or_else(|| panic!("{topic} was not created"));
+        assert_eq!(found.partitions().len(), *partitions, "{topic}");
+        assert!(found.partitions().iter().all(|p| p.replicas().len() == 1));
+    }
+
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &env.kafka)
+        .create()
+        .expect("admin client");
+    let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
+    let specs: Vec<_> = topics
+        .iter()
+        .map(|(t, _)| ResourceSpecifier::Topic(t))
+        .collect();
+    for resource in admin
+        .describe_configs(&specs, &options)
+        .await
+        .expect("topic configs")
+    {
+        let resource = resource.expect("a topic's configs");
+        let retention = resource.get("retention.ms").and_then(|e| e.value.clone());
+        assert_eq!(
+            retention.as_deref(),
+            Some("3600000"),
+            "{:?}",
+            resource.specifier
+        );
+    }
+
+    let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
+    let _ = admin.delete_topics(&names, &options).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
