@@ -1,6 +1,7 @@
 //! `orderflow replay read-model` on the real stack: after a burst of orders with traffic still
-//! flowing, the rebuilt shadow matches the live read model once caught up; the live tables are
-//! never written; a second rebuild of the same log gives identical tables.
+//! flowing, the rebuilt shadow matches the live read model once caught up, the live tables are
+//! never written, and a second rebuild of the same log gives identical tables; `--swap` under
+//! traffic hands over without losing or doubling an event.
 
 use futures::{stream, StreamExt};
 use orderflow_tests::{
@@ -8,6 +9,7 @@ use orderflow_tests::{
     services::{customer, order_body, Services},
     wait_until,
 };
+use serde_json::Value;
 use std::{
     sync::{
         atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -15,11 +17,12 @@ use std::{
     },
     time::Duration,
 };
+use tokio::task::JoinHandle;
 
 /// Enough orders that the rebuild runs in many batches and its progress is visible.
 const BURST: usize = 1_000;
 
-/// A digest of a view table: every order's status and version.
+/// A digest of a view table: its row count and every order's status and version.
 async fn digest(db: &tokio_postgres::Client, table: &str) -> (i64, String) {
     let row = db
         .query_one(
@@ -35,12 +38,8 @@ async fn digest(db: &tokio_postgres::Client, table: &str) -> (i64, String) {
     (row.get(0), row.get(1))
 }
 
-#[tokio::test]
-async fn a_rebuild_under_traffic_matches_the_live_read_model_once_caught_up() {
-    let services = Arc::new(Services::start().await);
-    let cli = Orderflow::for_services(&services);
-    let db = services.iso.client().await;
-
+/// Places [`BURST`] orders, 16 at a time.
+async fn burst(services: &Arc<Services>) {
     let customer = customer();
     stream::iter(0..BURST)
         .for_each_concurrent(16, |_| {
@@ -50,59 +49,101 @@ async fn a_rebuild_under_traffic_matches_the_live_read_model_once_caught_up() {
             }
         })
         .await;
+}
+
+/// Orders placed one after the other until stopped.
+struct Traffic {
+    stop: Arc<AtomicBool>,
+    placed: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl Traffic {
+    fn start(services: &Arc<Services>) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let placed = Arc::new(AtomicUsize::new(0));
+        let task = tokio::spawn({
+            let (services, stop, placed) = (services.clone(), stop.clone(), placed.clone());
+            async move {
+                let customer = customer();
+                while !stop.load(Ordering::Relaxed) {
+                    services.place(&order_body(&customer, 1_000)).await;
+                    placed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        Traffic { stop, placed, task }
+    }
+
+    fn placed(&self) -> usize {
+        self.placed.load(Ordering::Relaxed)
+    }
+
+    /// Stops placing; how many it placed.
+    async fn stop(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        let placed = self.placed.clone();
+        self.task.await.unwrap();
+        placed.load(Ordering::Relaxed)
+    }
+}
+
+/// Waits until the live view has `orders` orders, each settled (placed, authorized, scheduled:
+/// version 3, not more, not less).
+async fn wait_settled(db: &tokio_postgres::Client, orders: usize) {
+    wait_until(
+        Duration::from_secs(300),
+        "every order settled in the live view",
+        || async move {
+            let row = db
+                .query_one(
+                    "SELECT count(*) FILTER (WHERE status = 'SHIPMENT_SCHEDULED' AND version = 3),
+                            count(*)
+                     FROM order_views",
+                    &[],
+                )
+                .await
+                .unwrap();
+            let (settled, all): (i64, i64) = (row.get(0), row.get(1));
+            (settled == orders as i64 && all == orders as i64).then_some(())
+        },
+    )
+    .await;
+}
+
+/// Rebuilds and verifies; asserts no difference and `orders` orders on both sides.
+async fn assert_verified(cli: &Orderflow, args: &[&str], orders: usize) {
+    let lines = cli.json(args).await;
+    let summary: &Value = &lines[1]["verify"];
+    assert_eq!(summary["live_orders"], orders, "{summary}");
+    assert_eq!(summary["shadow_orders"], orders, "{summary}");
+    for field in ["only_live", "only_shadow", "mismatched"] {
+        assert_eq!(summary[field], 0, "{field}: {summary}");
+    }
+    assert_eq!(summary["events_gone"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn a_rebuild_under_traffic_matches_the_live_read_model_once_caught_up() {
+    let services = Arc::new(Services::start().await);
+    let cli = Orderflow::for_services(&services);
+    let db = services.iso.client().await;
+    burst(&services).await;
 
     // Traffic goes on while the shadow is built.
-    let stop = Arc::new(AtomicBool::new(false));
-    let placed = Arc::new(AtomicUsize::new(BURST));
-    let traffic = tokio::spawn({
-        let (services, customer, stop, placed) = (
-            services.clone(),
-            customer.clone(),
-            stop.clone(),
-            placed.clone(),
-        );
-        async move {
-            while !stop.load(Ordering::Relaxed) {
-                services.place(&order_body(&customer, 1_000)).await;
-                placed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-    });
+    let traffic = Traffic::start(&services);
     let first = cli.json(&["replay", "read-model", "--fresh"]).await;
     assert!(
         first[0]["rebuilt"]["applied"].as_u64().unwrap() >= BURST as u64,
         "{first:?}"
     );
-    stop.store(true, Ordering::Relaxed);
-    traffic.await.unwrap();
-    let placed = placed.load(Ordering::Relaxed) as i64;
+    let orders = BURST + traffic.stop().await;
 
-    // Once the live projector has every order settled (placed, authorized, scheduled), the
-    // resumed rebuild catches up and agrees with it.
-    wait_until(Duration::from_secs(300), "every order settled in the live view", || {
-        let db = &db;
-        async move {
-            let settled: i64 = db
-                .query_one(
-                    "SELECT count(*) FROM order_views WHERE status = 'SHIPMENT_SCHEDULED' AND version = 3",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            (settled == placed).then_some(())
-        }
-    })
-    .await;
+    // Once the live projector has every order settled, the resumed rebuild catches up and
+    // agrees with it, and the live view was only read.
+    wait_settled(&db, orders).await;
     let live_before = digest(&db, "order_views").await;
-    let verified = cli.json(&["replay", "read-model", "--verify"]).await;
-    let summary = &verified[1]["verify"];
-    assert_eq!(summary["live_orders"], placed, "{summary}");
-    assert_eq!(summary["shadow_orders"], placed, "{summary}");
-    for field in ["only_live", "only_shadow", "mismatched"] {
-        assert_eq!(summary[field], 0, "{field}: {summary}");
-    }
-    assert_eq!(summary["events_gone"], serde_json::json!([]));
+    assert_verified(&cli, &["replay", "read-model", "--verify"], orders).await;
     let shadow = digest(&db, "order_views_rebuild").await;
     assert_eq!(shadow, live_before, "shadow and live views are the same");
     assert_eq!(
@@ -114,4 +155,43 @@ async fn a_rebuild_under_traffic_matches_the_live_read_model_once_caught_up() {
     // A second rebuild of the same log, from scratch, gives the same tables.
     cli.json(&["replay", "read-model", "--fresh"]).await;
     assert_eq!(digest(&db, "order_views_rebuild").await, shadow);
+}
+
+#[tokio::test]
+async fn a_swap_under_traffic_loses_nothing_and_applies_nothing_twice() {
+    let services = Arc::new(Services::start().await);
+    let cli = Orderflow::for_services(&services);
+    let db = services.iso.client().await;
+    burst(&services).await;
+
+    let traffic = Traffic::start(&services);
+    let swapped = cli
+        .json(&["replay", "read-model", "--fresh", "--swap"])
+        .await;
+    assert!(swapped[1]["swapped"].is_object(), "{swapped:?}");
+    // The projector goes on applying into the swapped-in tables.
+    let at_swap = traffic.placed();
+    wait_until(
+        Duration::from_secs(120),
+        "more orders placed after the swap",
+        || async { (traffic.placed() >= at_swap + 50).then_some(()) },
+    )
+    .await;
+    let orders = BURST + traffic.stop().await;
+
+    // Every order settled exactly (version 3: nothing lost, nothing twice), and equal to an
+    // independent rebuild of the log.
+    wait_settled(&db, orders).await;
+    assert_verified(
+        &cli,
+        &["replay", "read-model", "--fresh", "--verify"],
+        orders,
+    )
+    .await;
+    assert_eq!(
+        digest(&db, "order_views").await,
+        digest(&db, "order_views_rebuild").await
+    );
+    // The previous live model is kept beside it.
+    assert!(digest(&db, "order_views_replaced").await.0 >= BURST as i64);
 }
