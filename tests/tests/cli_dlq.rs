@@ -37,8 +37,9 @@ impl Handler for Gate {
     }
 }
 
-#[tokio::test]
-async fn a_fixed_dead_letter_is_redriven_and_processed_once() {
+/// A namespace with the consumer group `gate` running [`Gate`] on `orders`, the tool pointed
+/// at it, and the token that stops the group.
+async fn gated() -> (Isolated, Orderflow, CancellationToken) {
     let iso = Isolated::new(Env::from_env(), &["gate"]).await;
     let cli = Orderflow::for_isolated(&iso);
     let allowed = (
@@ -54,6 +55,12 @@ async fn a_fixed_dead_letter_is_redriven_and_processed_once() {
             .consumer("gate", &[Topic::Orders], Gate)
             .run(stop.clone()),
     );
+    (iso, cli, stop)
+}
+
+#[tokio::test]
+async fn a_fixed_dead_letter_is_redriven_and_processed_once() {
+    let (iso, cli, stop) = gated().await;
 
     let topic = iso.topic(Topic::Orders);
     let order = uuid::Uuid::new_v4();
@@ -145,5 +152,59 @@ async fn a_fixed_dead_letter_is_redriven_and_processed_once() {
         copy[0]["value"]["event_id"],
         sent.header().event_id.to_string()
     );
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn a_redriven_dead_letter_that_fails_again_is_not_redriven_in_a_loop() {
+    let (iso, cli, stop) = gated().await;
+    let topic = iso.topic(Topic::Orders);
+    let order = uuid::Uuid::new_v4();
+    let key = order.to_string();
+    let value = iso.framed(&event(order, "CUSTOMER_REQUEST"), &topic).await;
+    produce(&iso.env, &topic, Some(&key), &value).await;
+    let dead_letters = |n: usize| {
+        let cli = &cli;
+        async move {
+            let listed = cli.json(&["dlq", "list", "--group", "gate"]).await;
+            (listed.len() == n).then_some(listed)
+        }
+    };
+    wait_until(WAIT, "the dead letter", || dead_letters(1)).await;
+
+    // Redriven without fixing the cause: dead-lettered again, as a copy that says so.
+    cli.json(&["dlq", "redrive", "--group", "gate", "--all", "--execute"])
+        .await;
+    let listed = wait_until(WAIT, "the copy dead-lettered again", || dead_letters(2)).await;
+    let dlq = format!("{}gate.dlq/0/0", iso.namespace);
+    assert_eq!(listed[1]["headers"]["dlq.redriven_from"], dlq.as_str());
+
+    // --all leaves the failing copy alone; naming it sends it again.
+    let again = cli
+        .json(&["dlq", "redrive", "--group", "gate", "--all", "--execute"])
+        .await;
+    let actions: Vec<&str> = again
+        .iter()
+        .map(|f| f["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "already redriven",
+            "failed again after a redrive; fix the cause, then --offset"
+        ]
+    );
+    let named = cli
+        .json(&[
+            "dlq",
+            "redrive",
+            "--group",
+            "gate",
+            "--offset",
+            "1",
+            "--execute",
+        ])
+        .await;
+    assert_eq!(named[0]["action"], "redriven");
     stop.cancel();
 }

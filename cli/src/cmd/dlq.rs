@@ -8,7 +8,9 @@
 //! from the dead letter's time on and skips every dead letter whose coordinates it finds there.
 //! A second run therefore republishes nothing, without any state outside Kafka; and were a
 //! record republished twice anyway, the consumers' inboxes drop the repeat by `event_id`.
-//! Without `--execute` it only prints what it would do.
+//! A dead letter that is itself a redriven copy (it carries `dlq.redriven_from`: its cause was
+//! not fixed) is left alone by `--key` and `--all`, so a persistent failure cannot loop; naming
+//! it with `--offset` sends it again. Without `--execute` it only prints what it would do.
 
 use crate::{
     kafka::{Kafka, Start},
@@ -78,7 +80,8 @@ struct Redrive {
     key: Option<String>,
     event_type: String,
     to_topic: String,
-    /// `would redrive`, `redriven` or `already redriven`.
+    /// `would redrive`, `redriven`, `already redriven`, or `failed again after a redrive`
+    /// (a dead letter that is itself a redriven copy: sent again only when named by offset).
     action: &'static str,
     /// Where the republished record is (this run's or an earlier one's).
     at: Option<String>,
@@ -183,8 +186,13 @@ pub async fn run(settings: &Settings, out: &Out, args: DlqArgs) -> Result<(), Cl
                     action: "would redrive",
                     at: done.get(&coordinates).cloned(),
                 };
+                let again = record.headers.contains_key("dlq.redriven_from");
                 if fate.at.is_some() {
                     fate.action = "already redriven";
+                } else if again && !offset.contains(&m.offset()) {
+                    // A redriven copy that failed again: its cause persists. Only an explicit
+                    // --offset sends it once more.
+                    fate.action = "failed again after a redrive; fix the cause, then --offset";
                 } else if let Some(producer) = &producer {
                     let (partition, offset) = republish(producer, m, &to_topic, &coordinates)
                         .await

@@ -48,7 +48,7 @@ pub async fn run(settings: &Settings, out: &Out, args: EventsArgs) -> Result<(),
     let mut reader = kafka.reader(&ranges, args.follow)?;
     if !out.is_json() {
         out.line(format!(
-            "{:<36} {:<24} {:<36} {:<26} {:<32} VALUE",
+            "{:<20} {:<24} {:<36} {:<20} {:<32} VALUE",
             "POSITION", "TIME", "KEY", "TYPE", "TRACE"
         ))?;
     }
@@ -91,7 +91,7 @@ fn show(out: &Out, record: &Record) -> std::io::Result<()> {
         detail = format!("{} {detail}", dlq.join(" "));
     }
     out.line(format!(
-        "{:<36} {:<24} {:<36} {:<26} {:<32} {detail}",
+        "{:<20} {:<24} {:<36} {:<20} {:<32} {detail}",
         record.position(),
         record.timestamp.as_deref().unwrap_or("-"),
         record.key.as_deref().unwrap_or("-"),
