@@ -239,3 +239,35 @@ async fn unreachable_kafka_registry_or_database_is_an_error_naming_the_address()
         );
     }
 }
+
+#[tokio::test]
+async fn follow_prints_records_as_they_arrive() {
+    let iso = orderflow_tests::fixtures::Isolated::new(orderflow_tests::Env::from_env(), &[]).await;
+    let cli = Orderflow::for_isolated(&iso);
+    let topic = iso.topic(Topic::Orders);
+    let order = uuid::Uuid::new_v4();
+    let value = iso
+        .framed(
+            &orderflow_tests::fixtures::event(order, "CUSTOMER_REQUEST"),
+            &topic,
+        )
+        .await;
+    let key = order.to_string();
+    let follow = cli.run(&[
+        "events", "--topic", "orders", "--from", "latest", "--follow", "--limit", "1",
+    ]);
+    tokio::pin!(follow);
+    // Nothing says when the follower has its partitions, so a record goes out every half
+    // second until it prints one; it started at the end, so only these can show.
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let run = loop {
+        tokio::select! {
+            run = &mut follow => break run,
+            _ = tick.tick() => produce(&iso.env, &topic, Some(&key), &value).await,
+        }
+    };
+    let records = run.success();
+    assert_eq!(records.len(), 1, "--limit 1 ends the follow");
+    assert_eq!(records[0]["key"], key.as_str());
+    assert_eq!(records[0]["value"]["reason"], "CUSTOMER_REQUEST");
+}

@@ -124,6 +124,28 @@ async fn order_tells_the_story_of_a_delivered_and_a_declined_order_and_flags_div
     );
     assert_eq!(diverged["verdict"], "1 divergence(s)");
 
+    // A row left unpublished in the outbox (its relay stopped with the service) an hour ago.
+    let db = services.iso.client().await;
+    let stale_event = uuid::Uuid::new_v4();
+    db.execute(
+        "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, created_at)
+         VALUES ($1, 'orders', $2, 'orderflow.orders.OrderCancelled', '\\x00',
+                 now() - interval '1 hour')",
+        &[&stale_event, &stuck],
+    )
+    .await
+    .unwrap();
+    let stale = story(&cli, &stuck).await;
+    assert_eq!(stale["outbox"][0]["service"], "order-service", "{stale}");
+    assert_eq!(stale["outbox"][0]["event_id"], stale_event.to_string());
+    assert!(stale["outbox"][0]["age_secs"].as_f64().unwrap() >= 3600.0);
+    let divergences = stale["divergences"].as_array().unwrap();
+    assert_eq!(divergences.len(), 2, "{divergences:?}");
+    assert!(
+        divergences[1].as_str().unwrap().contains("unpublished for"),
+        "{divergences:?}"
+    );
+
     // An order nobody placed.
     let unknown = uuid::Uuid::new_v4().to_string();
     let run = cli.run(&["order", &unknown]).await;
