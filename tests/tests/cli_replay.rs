@@ -192,6 +192,6 @@ async fn a_swap_under_traffic_loses_nothing_and_applies_nothing_twice() {
         digest(&db, "order_views").await,
         digest(&db, "order_views_rebuild").await
     );
-    // The previous live model is kept beside it.
-    assert!(digest(&db, "order_views_replaced").await.0 >= BURST as i64);
+    // The previous live model is kept beside it, as it was at the swap.
+    assert!(digest(&db, "order_views_replaced").await.0 > 0);
 }

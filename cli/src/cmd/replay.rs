@@ -371,18 +371,20 @@ async fn apply_batch(
         .iter()
         .map(|r| r.get(0))
         .collect();
-    for event in &events {
-        // `insert` is false for an event applied before, in this batch or an earlier one.
-        if seen.insert(event.event.header().event_id) && projector.apply(tx, event).await? {
-            stats.applied += 1;
-        } else {
-            stats.duplicates += 1;
-        }
-    }
+    // `insert` is false for an event applied before, in this batch or an earlier one.
+    let fresh: Vec<&InboundEvent> = events
+        .iter()
+        .filter(|e| seen.insert(e.event.header().event_id))
+        .collect();
+    let applied = projector.apply_batch(tx, &fresh).await? as u64;
+    stats.applied += applied;
+    stats.duplicates += events.len() as u64 - applied;
     // Past the skipped records too, so that a resumed rebuild does not read them again.
-    for ((topic, partition), offset) in &next {
-        projector.advance(tx, topic, *partition, *offset).await?;
-    }
+    let next: BTreeMap<(&str, i32), i64> = next
+        .iter()
+        .map(|((t, p), o)| ((t.as_str(), *p), *o))
+        .collect();
+    projector.advance(tx, &next).await?;
     stats.records += batch.len() as u64;
     Ok(())
 }
