@@ -75,7 +75,7 @@ impl Out {
 /// A progress bar over `total` steps (records), drawn on stderr once a second has passed.
 pub struct Progress {
     bar: ProgressBar,
-    shown: bool,
+    shown: std::sync::atomic::AtomicBool,
 }
 
 impl Progress {
@@ -89,13 +89,17 @@ impl Progress {
             .progress_chars("=> "),
         );
         bar.set_message(what.to_owned());
-        Progress { bar, shown: false }
+        Progress {
+            bar,
+            shown: Default::default(),
+        }
     }
 
-    pub fn inc(&mut self, n: u64) {
+    pub fn inc(&self, n: u64) {
+        use std::sync::atomic::Ordering;
         self.bar.inc(n);
-        if !self.shown && self.bar.elapsed() > Duration::from_secs(1) {
-            self.shown = true;
+        if self.bar.elapsed() > Duration::from_secs(1) && !self.shown.swap(true, Ordering::Relaxed)
+        {
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
         }
     }

@@ -44,7 +44,7 @@ pub async fn run(settings: &Settings, out: &Out, args: EventsArgs) -> Result<(),
         ranges.extend(kafka.ranges(&topic, args.from, args.key.as_deref())?);
     }
     let total: i64 = ranges.iter().map(|r| r.end - r.start).sum();
-    let mut progress = Progress::new(if args.follow { 0 } else { total as u64 }, "reading");
+    let progress = Progress::new(if args.follow { 0 } else { total as u64 }, "reading");
     let mut reader = kafka.reader(&ranges, args.follow)?;
     if !out.is_json() {
         out.line(format!(
