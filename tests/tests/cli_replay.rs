@@ -201,3 +201,61 @@ async fn a_swap_under_traffic_loses_nothing_and_applies_nothing_twice() {
     // The previous live model is kept beside it, as it was at the swap.
     assert!(digest(&db, "order_views_replaced").await.0 > 0);
 }
+
+#[tokio::test]
+async fn orders_whose_events_retention_removed_are_reported_apart_not_as_differences() {
+    use rdkafka::{
+        admin::{AdminClient, AdminOptions},
+        client::DefaultClientContext,
+        ClientConfig, Offset, TopicPartitionList,
+    };
+    let services = Services::start().await;
+    let cli = Orderflow::for_services(&services);
+    let mut gone = Vec::new();
+    for _ in 0..3 {
+        let placed = services.place(&order_body(&customer(), 1_000)).await;
+        let order_id = placed["order_id"].as_str().unwrap().to_owned();
+        services.wait_until_scheduled(&order_id).await;
+        gone.push(order_id);
+    }
+
+    // Retention takes everything the orders topic holds so far.
+    let orders = services.topic(schemas::Topic::Orders);
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &services.iso.env.kafka)
+        .create()
+        .unwrap();
+    let mut all = TopicPartitionList::new();
+    for partition in 0..3 {
+        all.add_partition_offset(&orders, partition, Offset::End)
+            .unwrap();
+    }
+    let deleted = admin
+        .delete_records(&all, &AdminOptions::new())
+        .await
+        .unwrap();
+    assert!(deleted.elements().iter().all(|e| e.error().is_ok()));
+
+    // An order placed afterwards is whole on the log.
+    let kept = services.place(&order_body(&customer(), 1_000)).await;
+    services
+        .wait_until_scheduled(kept["order_id"].as_str().unwrap())
+        .await;
+
+    let lines = cli
+        .json(&["replay", "read-model", "--fresh", "--verify"])
+        .await;
+    let summary = &lines[1]["verify"];
+    for field in ["only_live", "only_shadow", "mismatched"] {
+        assert_eq!(summary[field], 0, "{field}: {summary}");
+    }
+    let mut reported: Vec<String> = summary["events_gone"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    reported.sort();
+    gone.sort();
+    assert_eq!(reported, gone, "{summary}");
+}
