@@ -54,8 +54,8 @@ impl Orderflow {
         Orderflow { env }
     }
 
-    /// Runs `orderflow --output json <args>` and returns what it did, whatever the exit code.
-    pub async fn run(&self, args: &[&str]) -> Run {
+    /// `orderflow --output json <args>`, ready to run.
+    pub fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(binary_path("orderflow"));
         command
             .env_clear()
@@ -64,6 +64,12 @@ impl Orderflow {
             .args(["--output", "json"])
             .args(args)
             .kill_on_drop(true);
+        command
+    }
+
+    /// Runs `orderflow --output json <args>` and returns what it did, whatever the exit code.
+    pub async fn run(&self, args: &[&str]) -> Run {
+        let mut command = self.command(args);
         let output = tokio::time::timeout(RUN_TIMEOUT, command.output())
             .await
             .unwrap_or_else(|_| panic!("orderflow {args:?} did not finish in {RUN_TIMEOUT:?}"))

@@ -259,3 +259,70 @@ async fn orders_whose_events_retention_removed_are_reported_apart_not_as_differe
     gone.sort();
     assert_eq!(reported, gone, "{summary}");
 }
+
+#[tokio::test]
+async fn an_interrupted_rebuild_leaves_the_live_model_alone_and_resumes_where_it_stopped() {
+    let services = Arc::new(Services::start().await);
+    let cli = Orderflow::for_services(&services);
+    let db = services.iso.client().await;
+    burst(&services).await;
+    wait_settled(&db, BURST).await;
+    let live = digest(&db, "order_views").await;
+    let mut records = 0;
+    for topic in schemas::Topic::ALL {
+        let topic = services.topic(topic);
+        records += orderflow_tests::group_progress_now(&services.iso.env, "unused", &topic)
+            .await
+            .1;
+    }
+
+    // Ctrl-C as soon as the first batch is committed (or at the end, if it is that quick).
+    let mut rebuild = cli
+        .command(&["replay", "read-model", "--fresh"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = rebuild.id().unwrap().to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while rebuild.try_wait().unwrap().is_none() && committed_positions(&db).await == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for a first committed batch"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    rebuild.wait().await.unwrap();
+    let committed = committed_positions(&db).await;
+    assert_eq!(
+        digest(&db, "order_views").await,
+        live,
+        "the live view was not written"
+    );
+
+    // Run again: it reads exactly what the interrupted run had not committed.
+    let resumed = cli.json(&["replay", "read-model", "--verify"]).await;
+    assert_eq!(
+        resumed[0]["rebuilt"]["records"].as_i64().unwrap(),
+        records - committed,
+        "{resumed:?}"
+    );
+    assert_eq!(resumed[1]["verify"]["mismatched"], 0, "{resumed:?}");
+    assert_eq!(resumed[1]["verify"]["only_live"], 0, "{resumed:?}");
+    assert_eq!(digest(&db, "order_views_rebuild").await, live);
+}
+
+/// How far the shadow's positions are, summed over every partition (offsets start at 0).
+async fn committed_positions(db: &tokio_postgres::Client) -> i64 {
+    db.query_one(
+        "SELECT coalesce(sum(next_offset), 0)::int8 FROM order_views_rebuild_positions",
+        &[],
+    )
+    .await
+    .map(|r| r.get(0))
+    .unwrap_or(0)
+}
