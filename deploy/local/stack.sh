@@ -70,6 +70,10 @@
 #   KAFKA_TOPIC_PARTITIONS   partitions of the created topics (default: 6)
 #   KAFKA_SKIP_TOPICS=1      do not create the contract topics (tests that make their own)
 #   KAFKA_REPLICATION_FACTOR topics and internal topics (default: 1)
+#   KAFKA_CONTRACT_RETENTION_MS retention.ms of orders/payments/shipments when created
+#                            (default: -1, kept forever: a replay rebuilds from them)
+#   KAFKA_DLQ_RETENTION_MS   retention.ms of the <group>.dlq topics when created
+#                            (default: 90 days, longer than any redrive window)
 #   KAFKA_HEAP_OPTS          default: -Xms256m -Xmx1G
 #   REGISTRY_HEAP_OPTS       default: -Xms128m -Xmx512m
 #   REGISTRY_JAVA_HOME       JDK for Apicurio (needs Java >= APICURIO_MIN_JAVA from
@@ -123,6 +127,8 @@ HEALTH_TIMEOUT=${ORDERFLOW_HEALTH_TIMEOUT:-120}
 STOP_TIMEOUT=${ORDERFLOW_STOP_TIMEOUT:-30}
 KAFKA_TOPIC_PARTITIONS=${KAFKA_TOPIC_PARTITIONS:-6}
 KAFKA_REPLICATION_FACTOR=${KAFKA_REPLICATION_FACTOR:-1}
+KAFKA_CONTRACT_RETENTION_MS=${KAFKA_CONTRACT_RETENTION_MS:--1}
+KAFKA_DLQ_RETENTION_MS=${KAFKA_DLQ_RETENTION_MS:-7776000000}
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx1G}
 REGISTRY_HEAP_OPTS=${REGISTRY_HEAP_OPTS:--Xms128m -Xmx512m}
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -622,7 +628,7 @@ probe_kafka_port() { port_in_use "$KAFKA_PORT"; }
 probe_kafka() { KAFKA_TOPIC_LIST=$(topics --list 2>/dev/null); }
 
 setup_kafka() {
-  local t missing=() attempt out pid pids
+  local t missing=() attempt out pid pids retention
   ((${KAFKA_SKIP_TOPICS:-0})) && return 0
   for attempt in 1 2 3; do
     missing=()
@@ -637,8 +643,11 @@ setup_kafka() {
     # the outcome is judged by listing the topics, and what is missing is retried.
     pids=()
     for t in "${missing[@]}"; do
+      retention=$KAFKA_CONTRACT_RETENTION_MS
+      [[ $t == *.dlq ]] && retention=$KAFKA_DLQ_RETENTION_MS
       topics --create --if-not-exists --topic "$t" --partitions "$KAFKA_TOPIC_PARTITIONS" \
-        --replication-factor "$KAFKA_REPLICATION_FACTOR" >"$out/$t" 2>&1 &
+        --replication-factor "$KAFKA_REPLICATION_FACTOR" --config "retention.ms=$retention" \
+        >"$out/$t" 2>&1 &
       pids+=($!)
     done
     # Only these: a bare `wait` would also wait for the components this shell started.

@@ -13,7 +13,8 @@ use schemas::Topic;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
-const MIGRATIONS: &[platform::db::Migration] = &[
+/// The service's tables, after the platform's; public for tools and benches that need them.
+pub const MIGRATIONS: &[platform::db::Migration] = &[
     (
         "order_0001_orders",
         include_str!("../migrations/0001_orders.sql"),
@@ -21,6 +22,10 @@ const MIGRATIONS: &[platform::db::Migration] = &[
     (
         "order_0002_view_notify",
         include_str!("../migrations/0002_view_notify.sql"),
+    ),
+    (
+        "order_0003_view_positions",
+        include_str!("../migrations/0003_view_positions.sql"),
     ),
 ];
 
@@ -50,7 +55,7 @@ impl Application {
         running.spawn_consumer(platform.consumer(
             projector::GROUP,
             &[Topic::Orders, Topic::Payments, Topic::Shipments],
-            projector::Projector,
+            projector::Projector::new(projector::ViewTables::live()),
         ));
         running.spawn_consumer(platform.consumer(
             saga::GROUP,

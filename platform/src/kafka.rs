@@ -26,6 +26,8 @@ pub fn producer(settings: &KafkaSettings) -> Result<FutureProducer, KafkaError> 
         .set("bootstrap.servers", &settings.bootstrap_servers)
         .set("enable.idempotence", "true")
         .set("acks", "all")
+        // Named although it is librdkafka's default: `partition_for_key` must agree with it.
+        .set("partitioner", "consistent_random")
         .set("message.timeout.ms", "0")
         .set("linger.ms", "5")
         .set("compression.type", "lz4");
@@ -34,4 +36,11 @@ pub fn producer(settings: &KafkaSettings) -> Result<FutureProducer, KafkaError> 
         config.set(key, value);
     }
     config.create()
+}
+
+/// The partition the producer puts a message with `key` in, on a topic of `partitions`
+/// partitions: librdkafka's `consistent_random` partitioner (CRC-32 of the key). Tools use it
+/// to read one order's events from the one partition that holds them instead of whole topics.
+pub fn partition_for_key(key: &[u8], partitions: i32) -> i32 {
+    (crc32fast::hash(key) % partitions.max(1) as u32) as i32
 }

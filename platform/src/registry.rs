@@ -165,6 +165,17 @@ impl Registry {
     }
 }
 
+/// Asks the registry for its subjects: `Ok` when it answers with success, else why not.
+pub async fn ping(http: &reqwest::Client, url: &str) -> Result<(), String> {
+    let url = format!("{}/subjects", url.trim_end_matches('/'));
+    let response = http.get(url).send().await.map_err(|e| e.to_string())?;
+    if response.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("answered {}", response.status()))
+    }
+}
+
 fn permanent(class: &'static str, message: impl Into<String>) -> DecodeError {
     DecodeError::Permanent {
         class,

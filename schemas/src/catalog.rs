@@ -107,6 +107,15 @@ macro_rules! catalog {
             }
         }
 
+        /// The event's own record (no tag): how tools show a decoded value as JSON.
+        impl serde::Serialize for DomainEvent {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $(DomainEvent::$variant(e) => e.serialize(s)),+
+                }
+            }
+        }
+
         $(impl From<$variant> for DomainEvent {
             fn from(e: $variant) -> Self {
                 DomainEvent::$variant(e)

@@ -9,6 +9,12 @@ use platform::{
 };
 use schemas::{DomainEvent, EventHeader, OrderCancelled, Topic};
 
+/// The contract topics' retention, as `make up` creates them: forever, so that a replay can
+/// rebuild the read model from the first event.
+pub const CONTRACT_RETENTION_MS: i64 = -1;
+/// The dead-letter topics' retention: 90 days, longer than any redrive window.
+pub const DLQ_RETENTION_MS: i64 = 90 * 24 * 3600 * 1000;
+
 /// A Kafka namespace of its own (topics and groups prefixed), and the settings to use it.
 ///
 /// Dropped, it removes what the test left outside its process: the registry subjects of its
@@ -28,11 +34,20 @@ impl Isolated {
     pub async fn new(env: Env, groups: &[&str]) -> Self {
         let namespace = format!("{}.", crate::unique("t"));
         for topic in Topic::ALL {
-            env.create_topic(&format!("{namespace}{topic}"), 3).await;
+            env.create_topic_retained(
+                &format!("{namespace}{topic}"),
+                3,
+                Some(CONTRACT_RETENTION_MS),
+            )
+            .await;
         }
         for group in groups {
-            env.create_topic(&format!("{namespace}{group}.dlq"), 1)
-                .await;
+            env.create_topic_retained(
+                &format!("{namespace}{group}.dlq"),
+                1,
+                Some(DLQ_RETENTION_MS),
+            )
+            .await;
         }
         let database_url = env.fresh_database().await;
         Isolated {
@@ -68,6 +83,16 @@ impl Isolated {
             "consumer": {"backoff_max_ms": 1000},
         }))
         .expect("valid settings")
+    }
+
+    /// A Confluent-framed value of `event` as the relay would publish it to `topic`.
+    pub async fn framed(&self, event: &DomainEvent, topic: &str) -> Vec<u8> {
+        let registry = platform::registry::Registry::new(&self.settings().registry).unwrap();
+        let id = registry.schema_id(event.event_type(), topic).await.unwrap();
+        let mut value = vec![0];
+        value.extend_from_slice(&id.to_be_bytes());
+        value.extend_from_slice(&schemas::codec::encode_datum(event).unwrap());
+        value
     }
 
     pub async fn client(&self) -> tokio_postgres::Client {
@@ -138,6 +163,25 @@ pub async fn is_published(client: &tokio_postgres::Client, event_id: uuid::Uuid)
         .await
         .expect("outbox row exists")
         .get(0)
+}
+
+/// Produces one record to partition 0 of `topic`, as it is: no framing, no headers.
+pub async fn produce(env: &Env, topic: &str, key: Option<&str>, value: &[u8]) {
+    use rdkafka::producer::{FutureProducer, FutureRecord};
+    let producer: FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &env.kafka)
+        .create()
+        .unwrap();
+    let mut record = FutureRecord::<str, [u8]>::to(topic)
+        .payload(value)
+        .partition(0);
+    if let Some(key) = key {
+        record = record.key(key);
+    }
+    producer
+        .send(record, std::time::Duration::from_secs(10))
+        .await
+        .expect("produced");
 }
 
 /// Counts the effects rows of `event_id`.

@@ -9,6 +9,7 @@
 //! - [`fixtures`]: a per-test namespace and database ([`fixtures::Isolated`], cleaned up on
 //!   drop) and a handler that records its effects.
 //! - [`services`]: the three service binaries as processes, for end-to-end tests.
+//! - [`cli`]: the `orderflow` tool as a process, pointed at a test's namespace and databases.
 //! - [`stack`]: a second, private stack for tests that stop Kafka.
 //! - [`proxy`]: a TCP forwarder a test can cut, to make the registry unreachable.
 //! - [`chart`]: the Helm chart's scripts (helm test, topic Job), run on the host.
@@ -68,15 +69,32 @@ impl Env {
         format!("{base}/{name}")
     }
 
-    /// Creates `name` with `partitions` partitions (replication factor 1, the local stack's).
+    /// Creates `name` with `partitions` partitions (replication factor 1, the local stack's)
+    /// and the broker's default retention.
     pub async fn create_topic(&self, name: &str, partitions: i32) {
+        self.create_topic_retained(name, partitions, None).await
+    }
+
+    /// [`Env::create_topic`] with `retention.ms` set (`-1`: forever), as the stack sets it on
+    /// the contract and dead-letter topics.
+    pub async fn create_topic_retained(
+        &self,
+        name: &str,
+        partitions: i32,
+        retention_ms: Option<i64>,
+    ) {
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", &self.kafka)
             .create()
             .expect("admin client");
+        let retention = retention_ms.map(|ms| ms.to_string());
+        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
         let results = admin
             .create_topics(
-                &[NewTopic::new(name, partitions, TopicReplication::Fixed(1))],
+                &[match &retention {
+                    Some(ms) => topic.set("retention.ms", ms),
+                    None => topic,
+                }],
                 &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
             )
             .await
@@ -118,6 +136,7 @@ where
 }
 
 pub mod chart;
+pub mod cli;
 pub mod fixtures;
 pub mod proxy;
 pub mod services;

@@ -387,6 +387,17 @@ impl Services {
         self.iso.topic(topic)
     }
 
+    /// The database URL `service` was started with.
+    pub fn database_url(&self, service: Service) -> &str {
+        let key = format!("{}__DATABASE__URL", service.prefix());
+        self.processes[service as usize]
+            .env
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+            .expect("every service gets a database URL")
+    }
+
     /// How many events of each type (short name, e.g. `OrderPlaced`) each order (the message
     /// key) has on `topic` now.
     pub async fn event_counts(
@@ -578,6 +589,27 @@ impl Services {
     pub async fn wait_until_scheduled(&self, order_id: &str) -> Value {
         self.wait_for_settled(order_id, "SHIPMENT_SCHEDULED", 3)
             .await
+    }
+
+    /// Places an order of `total_cents` and takes it through dispatch and delivery, each step
+    /// once the view shows the previous one; returns its id once its five events are applied.
+    pub async fn place_and_deliver(&self, total_cents: i64) -> String {
+        let placed = self.place(&order_body(&customer(), total_cents)).await;
+        let order_id = placed["order_id"].as_str().expect("an order id").to_owned();
+        let scheduled = self.wait_until_scheduled(&order_id).await;
+        let shipment = scheduled["shipment"]["shipment_id"]
+            .as_str()
+            .expect("a shipment id");
+        for (action, status) in [("dispatch", "SHIPPED"), ("deliver", "DELIVERED")] {
+            expect_json(
+                self.shipment_action(shipment, action).await,
+                StatusCode::ACCEPTED,
+            )
+            .await;
+            self.wait_for_status(&order_id, status).await;
+        }
+        self.wait_for_settled(&order_id, "DELIVERED", 5).await;
+        order_id
     }
 
     /// One page of `GET /orders?{query}`, which must answer 200.

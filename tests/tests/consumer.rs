@@ -2,49 +2,19 @@
 //! unreachable registry, and a consumer killed between its commit and its offset.
 
 use orderflow_tests::{
-    fixtures::{effects_of, event, Isolated, Recorder, EFFECTS_TABLE},
+    fixtures::{effects_of, event, produce, Isolated, Recorder, EFFECTS_TABLE},
     group_progress_now,
     proxy::Proxy,
     read_topic, wait_until, Env,
 };
-use platform::{app::Platform, config::CommonSettings, consumer::header_map, registry::Registry};
-use rdkafka::{
-    producer::{FutureProducer, FutureRecord},
-    ClientConfig, Message,
-};
-use schemas::{codec, DomainEvent, Topic};
+use platform::{app::Platform, config::CommonSettings, consumer::header_map};
+use rdkafka::Message;
+use schemas::{DomainEvent, Topic};
 use std::{collections::HashMap, process::Command, time::Duration};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// A Confluent-framed value of `event` as the relay would publish it to `topic`.
-async fn framed(iso: &Isolated, event: &DomainEvent, topic: &str) -> Vec<u8> {
-    let registry = Registry::new(&iso.settings().registry).unwrap();
-    let id = registry.schema_id(event.event_type(), topic).await.unwrap();
-    let mut value = vec![0];
-    value.extend_from_slice(&id.to_be_bytes());
-    value.extend_from_slice(&codec::encode_datum(event).unwrap());
-    value
-}
-
-async fn produce(env: &Env, topic: &str, key: Option<&str>, value: &[u8]) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &env.kafka)
-        .create()
-        .unwrap();
-    let mut record = FutureRecord::<str, [u8]>::to(topic)
-        .payload(value)
-        .partition(0);
-    if let Some(key) = key {
-        record = record.key(key);
-    }
-    producer
-        .send(record, Duration::from_secs(10))
-        .await
-        .expect("produced");
-}
 
 #[tokio::test]
 async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_moves_on() {
@@ -55,12 +25,14 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_moves_on(
     let topic = iso.topic(Topic::Orders);
     let order = Uuid::new_v4().to_string();
     let valid = event(order.parse().unwrap(), "CUSTOMER_REQUEST");
-    let valid_value = framed(&iso, &valid, &topic).await;
+    let valid_value = iso.framed(&valid, &topic).await;
     let mut unknown_id = valid_value.clone();
     unknown_id[1..5].copy_from_slice(&0x7fff_fff0u32.to_be_bytes());
     let mut garbage_body = valid_value[..5].to_vec();
     garbage_body.extend_from_slice(&[0xff; 3]);
-    let rejected = framed(&iso, &event(order.parse().unwrap(), "POISON"), &topic).await;
+    let rejected = iso
+        .framed(&event(order.parse().unwrap(), "POISON"), &topic)
+        .await;
 
     // Every kind of bad message, in one partition, followed by a good one.
     let poison: Vec<(&str, Option<&str>, Vec<u8>)> = vec![
@@ -122,7 +94,7 @@ async fn consumers_wait_for_an_unreachable_registry_and_dead_letter_nothing() {
     let platform = Platform::build(settings, &[EFFECTS_TABLE]).await.unwrap();
     let topic = iso.topic(Topic::Orders);
     let sent = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
-    let value = framed(&iso, &sent, &topic).await;
+    let value = iso.framed(&sent, &topic).await;
 
     proxy.cut();
     produce(
@@ -181,7 +153,7 @@ async fn registry_behind_proxy(iso: &Isolated) -> (Proxy, CommonSettings) {
 
 /// Publishes `event` to `topic` as the relay would: framed, keyed by its order.
 async fn produce_event(iso: &Isolated, topic: &str, event: &DomainEvent) {
-    let value = framed(iso, event, topic).await;
+    let value = iso.framed(event, topic).await;
     let key = event.header().order_id.to_string();
     produce(&iso.env, topic, Some(&key), &value).await;
 }
@@ -279,7 +251,7 @@ async fn a_registry_outage_longer_than_the_poll_interval_keeps_the_member_in_its
     let assigned = rebalances();
 
     let sent = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
-    let value = framed(&iso, &sent, &topic).await;
+    let value = iso.framed(&sent, &topic).await;
     proxy.cut();
     let cut_at = std::time::Instant::now();
     produce(
@@ -354,7 +326,7 @@ async fn a_consumer_killed_after_its_commit_redelivers_without_a_second_effect()
     let topic = iso.topic(Topic::Orders);
     let group = format!("{}recorder", iso.namespace);
     let sent = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
-    let value = framed(&iso, &sent, &topic).await;
+    let value = iso.framed(&sent, &topic).await;
     produce(
         &iso.env,
         &topic,

@@ -58,13 +58,7 @@ impl Readiness {
     }
 
     async fn registry(&self) -> Result<(), String> {
-        let url = format!("{}/subjects", self.registry_url.trim_end_matches('/'));
-        let response = self.http.get(url).send().await.map_err(|e| e.to_string())?;
-        if response.status().is_success() {
-            Ok(())
-        } else {
-            Err(format!("answered {}", response.status()))
-        }
+        crate::registry::ping(&self.http, &self.registry_url).await
     }
 }
 

@@ -1,0 +1,693 @@
+//! `orderflow replay read-model`: rebuild the order-status read model from the log into a
+//! shadow copy, and compare it with the live one.
+//!
+//! # The rebuild
+//! The three contract topics are read by assignment (no consumer group; see [`crate::kafka`])
+//! from the beginning, or from `--since`, up to the end offsets seen when the pass started;
+//! passes repeat until a pass finds nothing new ("caught up"). Each batch is decoded with the
+//! platform's registry client and applied with order-service's own projector
+//! ([`order_service::handlers::projector::Projector`]) to the shadow tables
+//! `order_views_rebuild` and `order_view_events_rebuild`, in **one** transaction that also
+//! records the next offset of every partition in `order_views_rebuild_positions`. So:
+//! - the live tables are never written: nothing the platform reads changes;
+//! - an interrupted rebuild (Ctrl-C, a crash) leaves the shadow exactly at its last committed
+//!   batch, and the next run **resumes** from those positions (`--fresh` discards it instead);
+//! - an event published twice (a relay retry) is applied once: the shadow's own event table
+//!   is its inbox;
+//! - undecodable records are counted and skipped, as the live projector dead-letters them.
+//!
+//! # Swap
+//! `--swap` makes the shadow the live model while the platform keeps running, with no event
+//! lost or applied twice. The hand-over rests on **positions kept in the read-model database**:
+//! order-service's projector records, in the same transaction as the views it changed, the
+//! offset after the last event it applied in each partition (`order_views_positions`), and
+//! skips any event below it. The shadow has its own positions table, written the same way. The
+//! swap ([`swap`]) locks the live tables, catches the shadow up to the end of the log (the
+//! locked projector cannot be further), checks that every shadow position is at or beyond the
+//! live one, and renames the shadow's three tables to the live names in that one transaction.
+//! The projector's waiting transaction then runs against the new tables: it finds the shadow's
+//! positions, skips the events the shadow already holds (between its own Kafka offset and the
+//! shadow's position), and applies everything after. The previous live tables stay as
+//! `*_replaced` until the next swap.
+//!
+//! # Verify
+//! `--verify` compares shadow and live view by view (status and version) and prints a summary
+//! of differences with a few examples. An order whose live view applied events that are no
+//! longer on the log (below a partition's low watermark: retention removed them) is reported
+//! apart, as one the log cannot reconstruct, not as a difference.
+
+use crate::{
+    kafka::{Kafka, Range, Reader, Start},
+    output::{Out, Progress},
+    settings::{Db, Settings, CONNECT_TIMEOUT},
+    CliError,
+};
+use order_service::handlers::projector::{Projector, ViewTables};
+use platform::{
+    config::DatabaseSettings,
+    consumer::InboundEvent,
+    db::{Pool, Transaction},
+    registry::{DecodeError, Registry},
+};
+use rdkafka::message::{Message, OwnedMessage};
+use serde::Serialize;
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    time::{Duration, Instant},
+};
+use uuid::Uuid;
+
+/// Most records applied in one shadow transaction.
+const BATCH: usize = 2000;
+/// Batches applied at once, each by its own reader and connection: the database's work, most
+/// of a rebuild's time, then runs on several backends.
+const WORKERS: usize = 3;
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    #[command(subcommand)]
+    pub command: ReplayCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ReplayCommand {
+    /// Rebuild the order-status read model from the log into shadow tables.
+    ReadModel(ReadModelArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReadModelArgs {
+    /// Start a new shadow from this RFC 3339 time instead of the beginning of the log.
+    #[arg(long, value_parser = super::parse_time, value_name = "TIME")]
+    pub since: Option<i64>,
+    /// Discard an existing shadow (e.g. an interrupted rebuild) instead of resuming it.
+    #[arg(long)]
+    pub fresh: bool,
+    /// After the rebuild, compare the shadow with the live read model.
+    #[arg(long)]
+    pub verify: bool,
+    /// After the rebuild (and the verify), make the shadow the live read model, while the
+    /// platform runs.
+    #[arg(long)]
+    pub swap: bool,
+}
+
+/// The shadow tables of a rebuild.
+pub fn shadow_tables() -> ViewTables {
+    ViewTables::named("order_views_rebuild", "order_view_events_rebuild")
+}
+
+/// What a rebuild did.
+#[derive(Debug, Default, Serialize)]
+pub struct Rebuilt {
+    /// Records read from the topics.
+    pub records: u64,
+    /// Events applied to the shadow.
+    pub applied: u64,
+    /// Events the shadow had applied already (published twice).
+    pub duplicates: u64,
+    /// Records that could not be decoded (the live projector dead-letters them).
+    pub undecodable: u64,
+    pub seconds: f64,
+    pub events_per_sec: f64,
+}
+
+impl Rebuilt {
+    fn add(&mut self, other: &Rebuilt) {
+        self.records += other.records;
+        self.applied += other.applied;
+        self.duplicates += other.duplicates;
+        self.undecodable += other.undecodable;
+    }
+}
+
+pub async fn run(settings: &Settings, out: &Out, args: ReplayArgs) -> Result<(), CliError> {
+    let ReplayCommand::ReadModel(args) = args.command;
+    let kafka = Kafka::connect(&settings.kafka)?;
+    let registry = settings.registry().await?;
+    let orders = &settings.databases[0];
+    // A check with a deadline first: the pool itself connects lazily.
+    let db = Db::connect(orders).await?;
+    let pool_settings = DatabaseSettings::new(orders.url.clone(), WORKERS + 1);
+    let pool = platform::db::pool(&pool_settings).map_err(|e| CliError::DatabaseUnreachable {
+        address: db.address.clone(),
+        reason: platform::error_chain(&e),
+    })?;
+    let tables = shadow_tables();
+    prepare_shadow(&db, &tables, args.fresh).await?;
+    let source = Source {
+        kafka: &kafka,
+        registry: &registry,
+        registry_url: &settings.registry.url,
+    };
+    let start = args.since.map_or(Start::Earliest, Start::Time);
+    let rebuilt = rebuild(&source, &pool, &db, &tables, start, true).await?;
+    if out.is_json() {
+        out.json(&serde_json::json!({"rebuilt": rebuilt}))?;
+    } else {
+        out.line(format!(
+            "rebuilt {}: {} records, {} events applied, {} duplicates, {} undecodable, {:.1} s, {:.0} events/s",
+            tables.views,
+            rebuilt.records,
+            rebuilt.applied,
+            rebuilt.duplicates,
+            rebuilt.undecodable,
+            rebuilt.seconds,
+            rebuilt.events_per_sec
+        ))?;
+    }
+    if args.verify {
+        let verified = verify(&kafka, &db, &tables).await?;
+        if out.is_json() {
+            out.json(&serde_json::json!({"verify": verified}))?;
+        } else {
+            print_verify(out, &verified)?;
+        }
+    }
+    if args.swap {
+        let swapped = swap(&source, &pool, &db, &tables).await?;
+        if out.is_json() {
+            out.json(&serde_json::json!({"swapped": swapped}))?;
+        } else {
+            out.line(format!(
+                "swapped: the rebuilt model is live ({} more records applied under the lock); \
+                 the previous one is kept as order_views_replaced",
+                swapped.caught_up.records
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// Creates the shadow tables shaped like the live ones (dropping them first with `fresh`).
+pub async fn prepare_shadow(db: &Db, tables: &ViewTables, fresh: bool) -> Result<(), CliError> {
+    let (views, events, positions) = (&tables.views, &tables.events, &tables.positions);
+    if fresh {
+        db.client
+            .batch_execute(&format!(
+                "DROP TABLE IF EXISTS {views}, {events}, {positions}"
+            ))
+            .await
+            .map_err(|e| db.failed(e))?;
+    }
+    db.client
+        .batch_execute(&format!(
+            "CREATE TABLE IF NOT EXISTS {views} (LIKE order_views INCLUDING DEFAULTS INCLUDING INDEXES);
+             CREATE TABLE IF NOT EXISTS {events} (LIKE order_view_events INCLUDING DEFAULTS INCLUDING INDEXES);
+             CREATE INDEX IF NOT EXISTS {events}_event_id ON {events} (event_id);
+             CREATE TABLE IF NOT EXISTS {positions} (LIKE order_views_positions INCLUDING ALL)"
+        ))
+        .await
+        .map_err(|e| db.failed(e))
+}
+
+/// Where a rebuild reads from.
+pub struct Source<'a> {
+    pub kafka: &'a Kafka,
+    pub registry: &'a Registry,
+    pub registry_url: &'a str,
+}
+
+/// Rebuilds into `tables` from their recorded positions (or `start` where none) until caught
+/// up with the log. `progress`: draw a progress bar.
+pub async fn rebuild(
+    source: &Source<'_>,
+    pool: &Pool,
+    db: &Db,
+    tables: &ViewTables,
+    start: Start,
+    progress: bool,
+) -> Result<Rebuilt, CliError> {
+    let projector = Projector::new(tables.clone());
+    let mut stats = Rebuilt::default();
+    let began = Instant::now();
+    loop {
+        let ranges = {
+            let client = pooled(pool, db).await?;
+            remaining(source.kafka, &client, tables, start)
+                .await
+                .map_err(|e| e.on(db))?
+        };
+        let total: i64 = ranges.iter().map(|r| r.end - r.start).sum();
+        if total == 0 {
+            break;
+        }
+        let bar = progress.then(|| Progress::new(total as u64, "rebuilding"));
+        let workers = split_by_partition(ranges, WORKERS);
+        let done = futures::future::try_join_all(
+            workers
+                .iter()
+                .map(|ranges| work(source, pool, db, &projector, ranges, bar.as_ref())),
+        )
+        .await?;
+        for part in done {
+            stats.add(&part);
+        }
+        if let Some(bar) = bar {
+            bar.finish();
+        }
+    }
+    stats.seconds = began.elapsed().as_secs_f64();
+    stats.events_per_sec = stats.records as f64 / stats.seconds.max(1e-9);
+    Ok(stats)
+}
+
+/// `ranges` in `n` groups by partition number. With equal partition counts (the deployments'
+/// rule) one order's events on the three topics share a partition number, so the groups touch
+/// disjoint views; where they do not, the projector's row locks keep them correct.
+fn split_by_partition(ranges: Vec<Range>, n: usize) -> Vec<Vec<Range>> {
+    let mut groups: Vec<Vec<Range>> = (0..n).map(|_| Vec::new()).collect();
+    for range in ranges {
+        groups[range.partition as usize % n].push(range);
+    }
+    groups.retain(|g| !g.is_empty());
+    groups
+}
+
+/// Reads `ranges` to their ends, one transaction per batch.
+async fn work(
+    source: &Source<'_>,
+    pool: &Pool,
+    db: &Db,
+    projector: &Projector,
+    ranges: &[Range],
+    bar: Option<&Progress>,
+) -> Result<Rebuilt, CliError> {
+    let mut stats = Rebuilt::default();
+    let mut reader = source.kafka.reader(ranges, false)?;
+    while let Some(batch) = next_batch(&mut reader).await? {
+        let mut client = pooled(pool, db).await?;
+        let tx = client.transaction().await.map_err(|e| db.failed(e))?;
+        // A batch lost in a crash is read again from the positions committed with the batch
+        // before, so the rebuild need not wait for each commit's flush to disk.
+        tx.batch_execute("SET LOCAL synchronous_commit = off")
+            .await
+            .map_err(|e| db.failed(e))?;
+        apply_batch(source, &tx, projector, &batch, &mut stats)
+            .await
+            .map_err(|e| e.on(db))?;
+        tx.commit().await.map_err(|e| db.failed(e))?;
+        if let Some(bar) = bar {
+            bar.inc(batch.len() as u64);
+        }
+    }
+    Ok(stats)
+}
+
+/// The slices of the three topics `tables` have not read yet, up to the current ends.
+async fn remaining(
+    kafka: &Kafka,
+    client: &impl deadpool_postgres::GenericClient,
+    tables: &ViewTables,
+    start: Start,
+) -> Result<Vec<Range>, BatchError> {
+    let recorded: HashMap<(String, i32), i64> = client
+        .query(
+            &format!(
+                "SELECT topic, kafka_partition, next_offset FROM {}",
+                tables.positions
+            ),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
+        .collect();
+    let mut ranges = Vec::new();
+    for topic in super::physical_topics(&kafka.settings, &[]) {
+        for range in kafka.ranges(&topic, start, None)? {
+            let key = (range.topic.clone(), range.partition);
+            let start = recorded.get(&key).copied().unwrap_or(range.start);
+            if start < range.end {
+                ranges.push(Range { start, ..range });
+            }
+        }
+    }
+    Ok(ranges)
+}
+
+/// Up to [`BATCH`] records: what arrives within a few milliseconds after the first.
+async fn next_batch(reader: &mut Reader) -> Result<Option<Vec<OwnedMessage>>, CliError> {
+    let Some(first) = reader.next().await? else {
+        return Ok(None);
+    };
+    let mut batch = Vec::with_capacity(BATCH);
+    batch.push(first);
+    while batch.len() < BATCH {
+        match tokio::time::timeout(Duration::from_millis(5), reader.next()).await {
+            Ok(Ok(Some(m))) => batch.push(m),
+            Ok(Err(e)) => return Err(e),
+            _ => break,
+        }
+    }
+    Ok(Some(batch))
+}
+
+async fn pooled(pool: &Pool, db: &Db) -> Result<platform::db::Client, CliError> {
+    let unreachable = |reason: String| CliError::DatabaseUnreachable {
+        address: db.address.clone(),
+        reason,
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, pool.get())
+        .await
+        .map_err(|_| unreachable(format!("no connection within {CONNECT_TIMEOUT:?}")))?
+        .map_err(|e| unreachable(platform::error_chain(&e)))
+}
+
+/// Why a batch could not be applied.
+enum BatchError {
+    Cli(CliError),
+    Db(tokio_postgres::Error),
+}
+
+impl BatchError {
+    fn on(self, db: &Db) -> CliError {
+        match self {
+            BatchError::Cli(e) => e,
+            BatchError::Db(e) => db.failed(e),
+        }
+    }
+}
+
+impl From<CliError> for BatchError {
+    fn from(e: CliError) -> Self {
+        BatchError::Cli(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for BatchError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        BatchError::Db(e)
+    }
+}
+
+/// Decodes `batch` and applies it, with the positions after it, within `tx`.
+async fn apply_batch(
+    source: &Source<'_>,
+    tx: &Transaction<'_>,
+    projector: &Projector,
+    batch: &[OwnedMessage],
+    stats: &mut Rebuilt,
+) -> Result<(), BatchError> {
+    let mut events = Vec::with_capacity(batch.len());
+    let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    for m in batch {
+        next.insert((m.topic().to_owned(), m.partition()), m.offset() + 1);
+        let Some(payload) = m.payload() else {
+            stats.undecodable += 1;
+            continue;
+        };
+        match source.registry.decode(payload).await {
+            Ok(event) => events.push(InboundEvent {
+                event,
+                topic: m.topic().to_owned(),
+                partition: m.partition(),
+                offset: m.offset(),
+                traceparent: platform::consumer::header_map(m).remove("traceparent"),
+            }),
+            Err(DecodeError::Permanent { .. }) => stats.undecodable += 1,
+            Err(e @ DecodeError::Transient(_)) => {
+                return Err(BatchError::Cli(CliError::RegistryUnreachable {
+                    url: source.registry_url.to_owned(),
+                    reason: platform::error_chain(&e),
+                }))
+            }
+        }
+    }
+    let ids: Vec<Uuid> = events.iter().map(|e| e.event.header().event_id).collect();
+    let mut seen: HashSet<Uuid> = tx
+        .query(
+            &format!(
+                "SELECT event_id FROM {} WHERE event_id = ANY($1)",
+                projector.tables().events
+            ),
+            &[&ids],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // `insert` is false for an event applied before, in this batch or an earlier one.
+    let fresh: Vec<&InboundEvent> = events
+        .iter()
+        .filter(|e| seen.insert(e.event.header().event_id))
+        .collect();
+    let applied = projector.apply_batch(tx, &fresh).await? as u64;
+    stats.applied += applied;
+    stats.duplicates += events.len() as u64 - applied;
+    // Past the skipped records too, so that a resumed rebuild does not read them again.
+    let next: BTreeMap<(&str, i32), i64> = next
+        .iter()
+        .map(|((t, p), o)| ((t.as_str(), *p), *o))
+        .collect();
+    projector.advance(tx, &next).await?;
+    stats.records += batch.len() as u64;
+    Ok(())
+}
+
+/// What the swap did.
+#[derive(Debug, Serialize)]
+pub struct Swapped {
+    /// The records applied to the shadow while the live tables were locked.
+    pub caught_up: Rebuilt,
+}
+
+/// Makes the shadow the live read model while the projector runs.
+///
+/// In one transaction: lock the live tables (the projector's next transaction and readers
+/// wait; one in flight finishes first), catch the shadow up to the current end of every
+/// partition (the locked projector cannot be past it), check that the shadow's positions are at
+/// or beyond the live ones, then rename: live → `*_replaced`, shadow → live, with the live
+/// table's NOTIFY trigger and sequence carried over. At commit the waiting projector resolves
+/// the names again, finds the shadow's positions and skips what it holds (see
+/// [`order_service::handlers::projector`]).
+pub async fn swap(
+    source: &Source<'_>,
+    pool: &Pool,
+    db: &Db,
+    tables: &ViewTables,
+) -> Result<Swapped, CliError> {
+    let live = ViewTables::live();
+    let mut client = pooled(pool, db).await?;
+    let tx = client.transaction().await.map_err(|e| db.failed(e))?;
+    tx.batch_execute(&format!(
+        "LOCK TABLE {}, {}, {} IN ACCESS EXCLUSIVE MODE",
+        live.views, live.events, live.positions
+    ))
+    .await
+    .map_err(|e| db.failed(e))?;
+    let projector = Projector::new(tables.clone());
+    let mut caught_up = Rebuilt::default();
+    let began = Instant::now();
+    let ranges = remaining(source.kafka, &tx, tables, Start::Earliest)
+        .await
+        .map_err(|e| e.on(db))?;
+    let mut reader = source.kafka.reader(&ranges, false)?;
+    while let Some(batch) = next_batch(&mut reader).await? {
+        apply_batch(source, &tx, &projector, &batch, &mut caught_up)
+            .await
+            .map_err(|e| e.on(db))?;
+    }
+    caught_up.seconds = began.elapsed().as_secs_f64();
+    let behind: i64 = tx
+        .query_one(
+            &format!(
+                "SELECT count(*) FROM {} l LEFT JOIN {} s USING (topic, kafka_partition)
+                 WHERE s.next_offset IS NULL OR s.next_offset < l.next_offset",
+                live.positions, tables.positions
+            ),
+            &[],
+        )
+        .await
+        .map_err(|e| db.failed(e))?
+        .get(0);
+    if behind > 0 {
+        return Err(CliError::Refused(format!(
+            "the shadow is behind the live projector in {behind} partition(s); nothing swapped"
+        )));
+    }
+    let sequence: Option<String> = tx
+        .query_one(
+            &format!("SELECT pg_get_serial_sequence('{}', 'seq')", live.events),
+            &[],
+        )
+        .await
+        .map_err(|e| db.failed(e))?
+        .get(0);
+    let (lv, le, lp) = (&live.views, &live.events, &live.positions);
+    let (sv, se, sp) = (&tables.views, &tables.events, &tables.positions);
+    let mut sql = format!(
+        "DROP TABLE IF EXISTS {lv}_replaced, {le}_replaced, {lp}_replaced;
+         CREATE TRIGGER order_views_notify AFTER INSERT OR UPDATE ON {sv}
+             FOR EACH ROW EXECUTE FUNCTION order_views_notify();
+         ALTER TABLE {lv} RENAME TO {lv}_replaced;
+         ALTER TABLE {le} RENAME TO {le}_replaced;
+         ALTER TABLE {lp} RENAME TO {lp}_replaced;
+         ALTER TABLE {sv} RENAME TO {lv};
+         ALTER TABLE {se} RENAME TO {le};
+         ALTER TABLE {sp} RENAME TO {lp};
+         ALTER INDEX IF EXISTS {le}_event_id RENAME TO {le}_replaced_event_id;
+         ALTER INDEX {se}_event_id RENAME TO {le}_event_id;"
+    );
+    if let Some(sequence) = sequence {
+        sql.push_str(&format!("ALTER SEQUENCE {sequence} OWNED BY {le}.seq;"));
+    }
+    tx.batch_execute(&sql).await.map_err(|e| db.failed(e))?;
+    tx.commit().await.map_err(|e| db.failed(e))?;
+    Ok(Swapped { caught_up })
+}
+
+/// The differences between the shadow and the live read model.
+#[derive(Debug, Default, Serialize)]
+pub struct Verified {
+    pub live_orders: i64,
+    pub shadow_orders: i64,
+    pub only_live: u64,
+    pub only_shadow: u64,
+    pub mismatched: u64,
+    /// Orders whose live view applied events the log no longer holds: not reconstructable.
+    pub events_gone: Vec<Uuid>,
+    /// The first few differences.
+    pub examples: Vec<Difference>,
+}
+
+impl Verified {
+    pub fn differences(&self) -> u64 {
+        self.only_live + self.only_shadow + self.mismatched
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Difference {
+    pub order_id: Uuid,
+    pub live: Option<(String, i64)>,
+    pub shadow: Option<(String, i64)>,
+}
+
+const EXAMPLES: usize = 5;
+
+/// Compares `tables` with the live read model.
+pub async fn verify(kafka: &Kafka, db: &Db, tables: &ViewTables) -> Result<Verified, CliError> {
+    let failed = |e| db.failed(e);
+    let views = &tables.views;
+    let count = |table: String| async move {
+        db.client
+            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .map(|r| r.get::<_, i64>(0))
+            .map_err(failed)
+    };
+    let mut verified = Verified {
+        live_orders: count("order_views".into()).await?,
+        shadow_orders: count(views.clone()).await?,
+        ..Verified::default()
+    };
+    let rows = db
+        .client
+        .query(
+            &format!(
+                "SELECT coalesce(l.order_id, s.order_id), l.status, l.version, s.status, s.version
+                 FROM order_views l FULL OUTER JOIN {views} s ON s.order_id = l.order_id
+                 WHERE l.order_id IS NULL OR s.order_id IS NULL
+                    OR l.status <> s.status OR l.version <> s.version
+                 ORDER BY 1"
+            ),
+            &[],
+        )
+        .await
+        .map_err(failed)?;
+    let mut low_watermarks: HashMap<(String, i32), i64> = HashMap::new();
+    for row in rows {
+        let order_id: Uuid = row.get(0);
+        let live = row.get::<_, Option<String>>(1).map(|s| (s, row.get(2)));
+        let shadow = row.get::<_, Option<String>>(3).map(|s| (s, row.get(4)));
+        if live.is_some() && events_gone(kafka, db, order_id, &mut low_watermarks).await? {
+            verified.events_gone.push(order_id);
+            continue;
+        }
+        match (&live, &shadow) {
+            (Some(_), None) => verified.only_live += 1,
+            (None, Some(_)) => verified.only_shadow += 1,
+            _ => verified.mismatched += 1,
+        }
+        if verified.examples.len() < EXAMPLES {
+            verified.examples.push(Difference {
+                order_id,
+                live,
+                shadow,
+            });
+        }
+    }
+    Ok(verified)
+}
+
+/// Whether the live view of `order_id` applied an event below its partition's low watermark.
+async fn events_gone(
+    kafka: &Kafka,
+    db: &Db,
+    order_id: Uuid,
+    low_watermarks: &mut HashMap<(String, i32), i64>,
+) -> Result<bool, CliError> {
+    let rows = db
+        .client
+        .query(
+            "SELECT topic, kafka_partition, min(kafka_offset) FROM order_view_events
+             WHERE order_id = $1 GROUP BY 1, 2",
+            &[&order_id],
+        )
+        .await
+        .map_err(|e| db.failed(e))?;
+    for row in rows {
+        let key: (String, i32) = (row.get(0), row.get(1));
+        let earliest: i64 = row.get(2);
+        let low = match low_watermarks.get(&key) {
+            Some(low) => *low,
+            None => {
+                let low = kafka.watermarks(&key.0, key.1)?.0;
+                low_watermarks.insert(key, low);
+                low
+            }
+        };
+        if earliest < low {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn print_verify(out: &Out, v: &Verified) -> std::io::Result<()> {
+    out.line(format!(
+        "verify: live {} orders, shadow {} orders; {} difference(s): {} only live, {} only in shadow, {} status/version mismatches",
+        v.live_orders,
+        v.shadow_orders,
+        v.differences(),
+        v.only_live,
+        v.only_shadow,
+        v.mismatched
+    ))?;
+    let show = |view: &Option<(String, i64)>| {
+        view.as_ref()
+            .map_or_else(|| "-".to_owned(), |(s, v)| format!("{s} v{v}"))
+    };
+    let rows: Vec<Vec<String>> = v
+        .examples
+        .iter()
+        .map(|d| vec![d.order_id.to_string(), show(&d.live), show(&d.shadow)])
+        .collect();
+    if !rows.is_empty() {
+        out.table(&["ORDER", "LIVE", "SHADOW"], &rows)?;
+    }
+    if !v.events_gone.is_empty() {
+        out.line(format!(
+            "{} order(s) cannot be reconstructed: their events are no longer on the log (retention): {}",
+            v.events_gone.len(),
+            v.events_gone
+                .iter()
+                .take(EXAMPLES)
+                .map(Uuid::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))?;
+    }
+    Ok(())
+}
