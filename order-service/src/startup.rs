@@ -27,6 +27,10 @@ pub const MIGRATIONS: &[platform::db::Migration] = &[
         "order_0003_view_positions",
         include_str!("../migrations/0003_view_positions.sql"),
     ),
+    (
+        "order_0004_view_cancellation_request",
+        include_str!("../migrations/0004_view_cancellation_request.sql"),
+    ),
 ];
 
 const OPENAPI: &str = include_str!("openapi.json");

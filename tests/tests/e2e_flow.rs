@@ -269,6 +269,11 @@ async fn a_cancellation_racing_a_dispatch_ends_one_way_or_the_other() {
                     assert_eq!(order["status"], "SHIPPED", "dispatched, yet {order:#}");
                     assert_eq!(order["version"], 5 + i64::from(requested));
                     assert_eq!(order["cancellation_reason"], Value::Null);
+                    if requested {
+                        assert_eq!(order["cancellation"]["status"], "REJECTED", "{order:#}");
+                    } else {
+                        assert_eq!(order["cancellation"], Value::Null, "{order:#}");
+                    }
                     assert_eq!(order["payment"]["status"], "AUTHORIZED");
                     assert_eq!(shipments[0]["status"], "DISPATCHED");
                     assert_eq!(payments[0]["status"], "AUTHORIZED");
@@ -276,6 +281,7 @@ async fn a_cancellation_racing_a_dispatch_ends_one_way_or_the_other() {
                     assert_eq!(order["status"], "CANCELLED", "{order:#}");
                     assert_eq!(order["version"], 8);
                     assert_eq!(order["cancellation_reason"], "CUSTOMER_REQUEST");
+                    assert_eq!(order["cancellation"]["status"], "ACCEPTED", "{order:#}");
                     assert_eq!(order["payment"]["status"], "REFUNDED");
                     assert_eq!(order["shipment"]["status"], "CANCELLED");
                     assert_eq!(shipments[0]["status"], "CANCELLED");
@@ -285,6 +291,62 @@ async fn a_cancellation_racing_a_dispatch_ends_one_way_or_the_other() {
         })
         .await;
     services.assert_no_dead_letters().await;
+}
+
+#[tokio::test]
+async fn a_cancellation_shipping_rejects_shows_in_the_view_and_its_timeline() {
+    let services = Services::start().await;
+    let placed = services.place(&order_body(&customer(), 700)).await;
+    let order_id = placed["order_id"].as_str().unwrap().to_owned();
+    let scheduled = services.wait_until_scheduled(&order_id).await;
+    let shipment_id = scheduled["shipment"]["shipment_id"].as_str().unwrap();
+
+    // Hold the read model still (its writes wait; reads go on), so order-service does not know
+    // of the dispatch yet and takes the request: only shipping can refuse it.
+    let (mut db, connection) =
+        tokio_postgres::connect(&services.iso.database_url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    let hold = db.transaction().await.unwrap();
+    hold.batch_execute("LOCK TABLE order_views IN EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let dispatched = services.shipment_action(shipment_id, "dispatch").await;
+    assert_eq!(dispatched.status(), StatusCode::ACCEPTED);
+    let cancel = services.cancel(&order_id).await;
+    assert_eq!(cancel.status(), StatusCode::ACCEPTED);
+    hold.commit().await.unwrap();
+
+    let order = services
+        .wait_for_order(&order_id, Duration::from_secs(120), "rejected", |o| {
+            o["cancellation"]["status"] == "REJECTED" && o["status"] == "SHIPPED"
+        })
+        .await;
+    assert!(order["cancellation"]["reason"].is_string(), "{order:#}");
+    assert_eq!(order["cancellation_reason"], Value::Null);
+    let timeline = expect_json(
+        services
+            .http
+            .get(services.url(Service::Order, &format!("/orders/{order_id}/events")))
+            .send()
+            .await
+            .unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    let types: Vec<&str> = timeline
+        .as_array()
+        .expect("a list of events")
+        .iter()
+        .filter_map(|e| e["event_type"].as_str())
+        .collect();
+    for expected in [
+        "orderflow.orders.OrderCancellationRequested",
+        "orderflow.shipments.CancellationRejected",
+    ] {
+        assert!(types.contains(&expected), "{expected} not in {types:?}");
+    }
 }
 
 /// A W3C `traceparent` of a fresh trace, and its trace id.

@@ -19,11 +19,21 @@ pub struct OrderView {
     pub total_cents: i64,
     pub status: String,
     pub cancellation_reason: Option<String>,
+    /// What became of a customer's cancellation request, if there was one.
+    pub cancellation: Option<CancellationView>,
     pub payment: Option<PaymentView>,
     pub shipment: Option<ShipmentView>,
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CancellationView {
+    /// `REQUESTED`, `ACCEPTED` or `REJECTED`.
+    pub status: String,
+    /// Shipping's reason, when it rejected the request.
+    pub reason: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -43,7 +53,8 @@ pub struct ShipmentView {
 const VIEW_COLUMNS: &str = "o.order_id, o.customer_id, o.currency, o.items, o.total_cents,
     COALESCE(v.status, 'PENDING'), v.cancellation_reason, v.payment_id, v.payment_status,
     v.payment_amount, v.decline_reason, v.shipment_id, v.shipment_status,
-    COALESCE(v.version, 0), o.created_at, COALESCE(v.updated_at, o.created_at)";
+    COALESCE(v.version, 0), o.created_at, COALESCE(v.updated_at, o.created_at),
+    v.cancellation_request, v.cancellation_rejected_reason";
 
 fn view(row: &Row) -> OrderView {
     let items: serde_json::Value = row.get(3);
@@ -67,6 +78,12 @@ fn view(row: &Row) -> OrderView {
         total_cents: row.get(4),
         status: row.get(5),
         cancellation_reason: row.get(6),
+        cancellation: row
+            .get::<_, Option<String>>(16)
+            .map(|status| CancellationView {
+                status,
+                reason: row.get(17),
+            }),
         payment,
         shipment,
         version: row.get(13),

@@ -57,6 +57,14 @@ fn payment_rank(status: &str) -> u8 {
     }
 }
 
+fn cancellation_request_rank(status: &str) -> u8 {
+    match status {
+        "REQUESTED" => 1,
+        "ACCEPTED" | "REJECTED" => 2,
+        _ => 0,
+    }
+}
+
 fn shipment_rank(status: &str) -> u8 {
     match status {
         "SCHEDULED" => 1,
@@ -77,6 +85,10 @@ pub struct Facts {
     pub decline_reason: Option<String>,
     pub shipment_id: Option<Uuid>,
     pub shipment_status: Option<String>,
+    /// A customer's cancellation request: `REQUESTED`, then shipping's decision, `ACCEPTED`
+    /// or `REJECTED` (with `cancellation_rejected_reason`).
+    pub cancellation_request: Option<String>,
+    pub cancellation_rejected_reason: Option<String>,
     pub version: i64,
 }
 
@@ -104,10 +116,13 @@ impl Facts {
             DomainEvent::ShipmentDispatched(e) => self.shipment(e.shipment_id, "DISPATCHED"),
             DomainEvent::ShipmentDelivered(e) => self.shipment(e.shipment_id, "DELIVERED"),
             DomainEvent::ShipmentCancelled(e) => self.shipment(e.shipment_id, "CANCELLED"),
-            DomainEvent::OrderPlaced(_)
-            | DomainEvent::OrderCancellationRequested(_)
-            | DomainEvent::CancellationAccepted(_)
-            | DomainEvent::CancellationRejected(_) => {}
+            DomainEvent::OrderCancellationRequested(_) => self.cancellation_request("REQUESTED"),
+            DomainEvent::CancellationAccepted(_) => self.cancellation_request("ACCEPTED"),
+            DomainEvent::CancellationRejected(e) => {
+                self.cancellation_request("REJECTED");
+                self.cancellation_rejected_reason = Some(e.reason.clone());
+            }
+            DomainEvent::OrderPlaced(_) => {}
         }
     }
 
@@ -116,6 +131,13 @@ impl Facts {
         self.payment_amount = Some(amount);
         if payment_rank(status) > self.payment_status.as_deref().map_or(0, payment_rank) {
             self.payment_status = Some(status.to_owned());
+        }
+    }
+
+    fn cancellation_request(&mut self, status: &str) {
+        let current = self.cancellation_request.as_deref();
+        if cancellation_request_rank(status) > current.map_or(0, cancellation_request_rank) {
+            self.cancellation_request = Some(status.to_owned());
         }
     }
 
@@ -238,5 +260,35 @@ mod tests {
         );
         assert_eq!(facts.payment_status.as_deref(), Some("REFUNDED"));
         assert_eq!(facts.status(), OrderStatus::Cancelled);
+    }
+
+    #[test]
+    fn a_rejected_cancellation_request_is_kept_whatever_the_arrival_order() {
+        let order_id = Uuid::new_v4();
+        let requested: DomainEvent = OrderCancellationRequested {
+            header: EventHeader::new(order_id),
+            reason: "CUSTOMER_REQUEST".into(),
+        }
+        .into();
+        let rejected: DomainEvent = CancellationRejected {
+            header: EventHeader::new(order_id),
+            shipment_id: Uuid::new_v4(),
+            reason: "ALREADY_DISPATCHED".into(),
+        }
+        .into();
+        for events in [[&requested, &rejected], [&rejected, &requested]] {
+            let mut facts = Facts::default();
+            events.iter().for_each(|e| facts.apply(e));
+            assert_eq!(facts.cancellation_request.as_deref(), Some("REJECTED"));
+            assert_eq!(
+                facts.cancellation_rejected_reason.as_deref(),
+                Some("ALREADY_DISPATCHED")
+            );
+            assert_eq!(
+                facts.status(),
+                OrderStatus::Pending,
+                "a refusal changes no status"
+            );
+        }
     }
 }

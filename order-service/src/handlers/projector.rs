@@ -77,7 +77,8 @@ impl ViewTables {
             ),
             select: format!(
                 "SELECT order_id, cancellation_reason, payment_id, payment_status, payment_amount,
-                        decline_reason, shipment_id, shipment_status, version
+                        decline_reason, shipment_id, shipment_status, version,
+                        cancellation_request, cancellation_rejected_reason
                  FROM {views} WHERE order_id = ANY($1) ORDER BY order_id FOR UPDATE"
             ),
             update: format!(
@@ -85,11 +86,15 @@ impl ViewTables {
                         payment_id = u.payment_id, payment_status = u.payment_status,
                         payment_amount = u.payment_amount, decline_reason = u.decline_reason,
                         shipment_id = u.shipment_id, shipment_status = u.shipment_status,
-                        version = u.version, updated_at = now()
+                        version = u.version, cancellation_request = u.cancellation_request,
+                        cancellation_rejected_reason = u.cancellation_rejected_reason,
+                        updated_at = now()
                  FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[],
-                             $6::int8[], $7::text[], $8::uuid[], $9::text[], $10::int8[])
+                             $6::int8[], $7::text[], $8::uuid[], $9::text[], $10::int8[],
+                             $11::text[], $12::text[])
                       AS u (order_id, status, cancellation_reason, payment_id, payment_status,
-                            payment_amount, decline_reason, shipment_id, shipment_status, version)
+                            payment_amount, decline_reason, shipment_id, shipment_status, version,
+                            cancellation_request, cancellation_rejected_reason)
                  WHERE v.order_id = u.order_id"
             ),
             record: format!(
@@ -185,6 +190,8 @@ impl Projector {
                     shipment_id: row.get(6),
                     shipment_status: row.get(7),
                     version: row.get(8),
+                    cancellation_request: row.get(9),
+                    cancellation_rejected_reason: row.get(10),
                 };
                 (row.get(0), facts)
             })
@@ -243,6 +250,8 @@ impl Projector {
                 &shipment_id,
                 &column(|f| f.shipment_status.clone()),
                 &version,
+                &column(|f| f.cancellation_request.clone()),
+                &column(|f| f.cancellation_rejected_reason.clone()),
             ],
         )
         .await?;
