@@ -53,6 +53,7 @@
 #   PG_PORT (5432)  KAFKA_PORT (9092)  KAFKA_CONTROLLER_PORT (9093)
 #   REGISTRY_PORT (8090)  REGISTRY_MANAGEMENT_PORT (8091, Quarkus health/metrics)
 #   ORDER_PORT (8080)  PAYMENT_PORT (8081)  SHIPPING_PORT (8082)
+#   ORDER_GRPC_PORT (50051, order-service's gRPC API)
 #                            individual overrides; defaults shown before offset
 #   ORDERFLOW_HEALTH_TIMEOUT seconds `up` waits per component (default: 120)
 #   ORDERFLOW_STOP_TIMEOUT   seconds `stop` waits before SIGKILL (default: 30)
@@ -96,6 +97,7 @@ KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((9093 + OFFSET))}
 REGISTRY_PORT=${REGISTRY_PORT:-$((8090 + OFFSET))}
 REGISTRY_MANAGEMENT_PORT=${REGISTRY_MANAGEMENT_PORT:-$((8091 + OFFSET))}
 ORDER_PORT=${ORDER_PORT:-$((8080 + OFFSET))}
+ORDER_GRPC_PORT=${ORDER_GRPC_PORT:-$((50051 + OFFSET))}
 PAYMENT_PORT=${PAYMENT_PORT:-$((8081 + OFFSET))}
 SHIPPING_PORT=${SHIPPING_PORT:-$((8082 + OFFSET))}
 
@@ -199,7 +201,7 @@ component_address() {
     postgres) echo "127.0.0.1:$PG_PORT" ;;
     kafka) echo "127.0.0.1:$KAFKA_PORT" ;;
     registry) echo "http://127.0.0.1:$REGISTRY_PORT" ;;
-    order-service) echo "http://127.0.0.1:$ORDER_PORT" ;;
+    order-service) echo "http://127.0.0.1:$ORDER_PORT (gRPC 127.0.0.1:$ORDER_GRPC_PORT)" ;;
     payment-service) echo "http://127.0.0.1:$PAYMENT_PORT" ;;
     shipping-service) echo "http://127.0.0.1:$SHIPPING_PORT" ;;
   esac
@@ -210,7 +212,7 @@ component_port() {
     postgres) echo "$PG_PORT" ;;
     kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
     registry) echo "$REGISTRY_PORT $REGISTRY_MANAGEMENT_PORT" ;;
-    order-service) echo "$ORDER_PORT" ;;
+    order-service) echo "$ORDER_PORT $ORDER_GRPC_PORT" ;;
     payment-service) echo "$PAYMENT_PORT" ;;
     shipping-service) echo "$SHIPPING_PORT" ;;
   esac
@@ -796,6 +798,7 @@ start_service() {
     "${prefix}__DATABASE__URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$db" \
     "${prefix}__HTTP__HOST=127.0.0.1" \
     "${prefix}__HTTP__PORT=$(service_port "$name")" \
+    ORDER__GRPC__PORT="$ORDER_GRPC_PORT" \
     RUST_LOG="${RUST_LOG:-info}" \
     "$bin"
 }
