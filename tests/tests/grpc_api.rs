@@ -9,6 +9,8 @@ use orderflow_proto::v1::{
 use orderflow_tests::services::{customer, expect_json, expect_problem, Services};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use std::time::Duration;
+use tokio::time::Instant;
 use tonic::{transport::Channel, Code, Request, Status};
 use tonic_types::StatusExt;
 
@@ -182,7 +184,7 @@ async fn a_client_places_gets_lists_and_cancels_orders() {
         .await
         .expect("WatchOrder")
         .into_inner();
-    let last = tokio::time::timeout(std::time::Duration::from_secs(120), async {
+    let last = tokio::time::timeout(Duration::from_secs(120), async {
         let mut last = None;
         while let Some(order) = stream.message().await.expect("a stream without error") {
             last = Some(order);
@@ -205,6 +207,28 @@ async fn a_client_places_gets_lists_and_cancels_orders() {
         .expect("CancelOrder again")
         .into_inner();
     assert!(again.already_cancelled);
+
+    // A watch with a deadline: the view now, then DEADLINE_EXCEEDED when it passes (the order,
+    // scheduled, waits for a dispatch that does not come).
+    services.wait_until_scheduled(&placed[2].order_id).await;
+    let mut request = Request::new(WatchOrderRequest {
+        order_id: placed[2].order_id.clone(),
+    });
+    request.set_timeout(Duration::from_secs(2));
+    let started = Instant::now();
+    let mut stream = client
+        .watch_order(request)
+        .await
+        .expect("WatchOrder")
+        .into_inner();
+    let now = stream.message().await.expect("the view").expect("a view");
+    assert_eq!(now.status(), OrderStatus::ShipmentScheduled);
+    let expired = tokio::time::timeout(Duration::from_secs(60), stream.message())
+        .await
+        .expect("the stream ends soon after its deadline")
+        .expect_err("no further view");
+    assert_eq!(expired.code(), Code::DeadlineExceeded, "{expired:?}");
+    assert!(started.elapsed() >= Duration::from_secs(2));
 
     // Unknown ids: NOT_FOUND on every call that takes one.
     let unknown = uuid::Uuid::now_v7().to_string();

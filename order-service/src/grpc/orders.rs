@@ -94,7 +94,8 @@ impl Orders for OrdersApi {
         request: Request<WatchOrderRequest>,
     ) -> Result<Response<Self::WatchOrderStream>, Status> {
         let order_id = convert::order_id(&request.get_ref().order_id)?;
+        let deadline = watch::deadline(request.metadata());
         let (follower, now) = Follower::start(&self.pool, &self.watchers, order_id).await?;
-        Ok(Response::new(watch::order_stream(follower, now)))
+        Ok(Response::new(watch::order_stream(follower, now, deadline)))
     }
 }
