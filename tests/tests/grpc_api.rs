@@ -1,12 +1,16 @@
 //! The gRPC contract of order-service as a tonic client sees it: placing, reading, listing and
 //! cancelling; the idempotency key shared with REST; every REST validation rule answered with
-//! INVALID_ARGUMENT naming the same field; unknown ids and oversize messages.
+//! INVALID_ARGUMENT naming the same field; unknown ids, oversize messages, deadlines, and the
+//! database going away.
 
 use orderflow_proto::v1::{
     orders_client::OrdersClient, CancelOrderRequest, GetOrderRequest, Item, ListOrdersRequest,
     Order, OrderStatus, PlaceOrderRequest, WatchOrderRequest,
 };
-use orderflow_tests::services::{customer, expect_json, expect_problem, Services};
+use orderflow_tests::{
+    services::{customer, expect_json, expect_problem, Services},
+    wait_until,
+};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -457,4 +461,73 @@ async fn every_rest_validation_rule_gives_invalid_argument_naming_the_field() {
 
     // Nothing of all this was written.
     assert!(services.list_orders(&customer, 50).await.is_empty());
+}
+
+#[tokio::test]
+async fn calls_while_the_database_is_down_are_unavailable_and_recover() {
+    let services = Services::start().await;
+    let mut client = services.grpc().await;
+    let order = client
+        .place_order(place_request(&customer(), 500))
+        .await
+        .expect("PlaceOrder")
+        .into_inner();
+    let get = GetOrderRequest {
+        order_id: order.order_id.clone(),
+    };
+
+    // order-service's own database refuses connections and drops the ones it has; the
+    // server and every other test's database stay up.
+    let database = services
+        .iso
+        .database_url
+        .rsplit('/')
+        .next()
+        .expect("a database name")
+        .to_owned();
+    let (admin, connection) =
+        tokio_postgres::connect(&services.iso.env.admin_database_url, tokio_postgres::NoTls)
+            .await
+            .expect("admin connection");
+    tokio::spawn(connection);
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {database} ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+        ))
+        .await
+        .expect("database closed");
+    // A pooled connection may fail the first call before the pool sees it is gone.
+    let status = wait_until(
+        Duration::from_secs(30),
+        "GetOrder to be UNAVAILABLE",
+        || {
+            let (mut client, get) = (client.clone(), get.clone());
+            async move {
+                match client.get_order(get).await {
+                    Err(status) if status.code() == Code::Unavailable => Some(status),
+                    _ => None,
+                }
+            }
+        },
+    )
+    .await;
+    assert!(!status.message().contains("postgres"), "{status:?}");
+    let place = client
+        .place_order(place_request(&customer(), 600))
+        .await
+        .unwrap_err();
+    assert_eq!(place.code(), Code::Unavailable, "{place:?}");
+
+    admin
+        .batch_execute(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
+        .await
+        .expect("database reopened");
+    let back = wait_until(Duration::from_secs(30), "GetOrder to answer again", || {
+        let (mut client, get) = (client.clone(), get.clone());
+        async move { client.get_order(get).await.ok() }
+    })
+    .await
+    .into_inner();
+    assert_eq!(back.order_id, order.order_id);
 }
