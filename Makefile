@@ -50,6 +50,7 @@ grpcurl: $(GRPCURL)
 $(GRPCURL):
 	export PATH="$$PATH:/usr/local/go/bin" GOBIN=$(dir $(GRPCURL)) \
 	  GOMODCACHE=$(TOOLS_CACHE)/go/mod GOCACHE=$(TOOLS_CACHE)/go/cache GOFLAGS=-modcacherw
+	command -v go >/dev/null || { echo "make grpcurl: Go is needed (PATH or /usr/local/go)" >&2; exit 1; }
 	go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 # -------------------------------------------------------------------------------------------
 

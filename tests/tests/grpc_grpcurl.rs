@@ -12,7 +12,10 @@ use std::{path::PathBuf, process::Command};
 fn grpcurl_path() -> PathBuf {
     let path = std::env::var_os("ORDERFLOW_TEST_GRPCURL")
         .map(PathBuf::from)
-        .expect("ORDERFLOW_TEST_GRPCURL is not set: run `make grpcurl` and export the path it prints, or run `make test`");
+        .expect(
+            "ORDERFLOW_TEST_GRPCURL is not set: run the tests with `make test`, or run \
+             `make grpcurl` and set it to the grpcurl installed (`make -s -p | grep ^GRPCURL`)",
+        );
     assert!(
         path.is_file(),
         "grpcurl is not installed at {} (ORDERFLOW_TEST_GRPCURL): run `make grpcurl`",
@@ -42,6 +45,8 @@ fn grpcurl(address: &str, flags: &[&str], what: &str) -> String {
 
 #[tokio::test]
 async fn grpcurl_lists_the_services_and_calls_get_order_and_the_health_check() {
+    // Before anything is started: without grpcurl the test fails at once, saying why.
+    grpcurl_path();
     let services = Services::start().await;
     let address = services.grpc_address(services.first_order_service());
 
