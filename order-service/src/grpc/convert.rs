@@ -32,15 +32,11 @@ pub fn new_order_request(request: &pb::PlaceOrderRequest) -> NewOrderRequest {
         .iter()
         .map(|i| json!({"sku": i.sku, "quantity": i.quantity, "unit_price_cents": i.unit_price_cents}))
         .collect();
-    let body = json!({
-        "customer_id": request.customer_id,
-        "currency": request.currency,
-        "items": items,
-    });
-    match body {
-        Value::Object(map) => map,
-        _ => unreachable!("json! of an object literal is an object"),
-    }
+    NewOrderRequest::from_iter([
+        ("customer_id".to_owned(), json!(request.customer_id)),
+        ("currency".to_owned(), json!(request.currency)),
+        ("items".to_owned(), Value::Array(items)),
+    ])
 }
 
 /// The `status` filter of `ListOrders` as REST's query would name it: `None` for

@@ -11,8 +11,9 @@
 //! (`grpc.health.v1`, `orderflow.v1.Orders` SERVING until shutdown) and server reflection (v1
 //! and v1alpha, so `grpcurl` needs no proto file). Every call gets a span that continues the
 //! caller's `traceparent` metadata exactly as the REST middleware continues the header, so
-//! the events a call causes carry the caller's trace. A client's `grpc-timeout` is honoured by
-//! tonic: an expired call is dropped, and with it its open transaction (nothing half-written).
+//! the events a call causes carry the caller's trace. A client's `grpc-timeout` is honoured:
+//! tonic drops a unary call whose deadline passes (and with it its open transaction, so nothing
+//! is half-written) and answers CANCELLED; `WatchOrder` ends with DEADLINE_EXCEEDED.
 
 pub mod convert;
 pub mod orders;
