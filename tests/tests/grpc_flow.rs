@@ -1,8 +1,8 @@
 //! The order flow through the gRPC API: one `WatchOrder` stream follows an order from PENDING
 //! to DELIVERED (shipping driven through its REST API), a stream on a second order-service
 //! instance sees what was done through the first, a cancellation after shipping is refused
-//! with FAILED_PRECONDITION, and an order placed over gRPC carries the caller's trace into the
-//! events of all three services.
+//! with FAILED_PRECONDITION, a stream held while its instance stops ends with UNAVAILABLE, and
+//! an order placed over gRPC carries the caller's trace into the events of all three services.
 
 use orderflow_proto::v1::{
     orders_client::OrdersClient, CancelOrderRequest, Item, Order, OrderStatus, PlaceOrderRequest,
@@ -213,4 +213,29 @@ async fn the_trace_of_an_order_placed_over_grpc_spans_all_three_services() {
             "{event_type} does not continue the gRPC caller's trace"
         );
     }
+}
+
+#[tokio::test]
+async fn a_stream_ends_unavailable_when_its_instance_stops() {
+    let mut services = Services::start().await;
+    let mut client = services.grpc().await;
+    let order = client
+        .place_order(place_request(&customer(), 3_000))
+        .await
+        .expect("PlaceOrder")
+        .into_inner();
+    services.wait_until_scheduled(&order.order_id).await;
+    let mut stream = watch(&mut client, &order.order_id).await;
+    let now = next(&mut stream, &[]).await.expect("the current view");
+    assert_eq!(now.status(), OrderStatus::ShipmentScheduled);
+
+    // The held stream does not hold up the graceful stop, and tells the client to go elsewhere.
+    services.stop(Service::Order).await;
+    let status = tokio::time::timeout(FLOW_TIMEOUT, stream.message())
+        .await
+        .expect("the stream ended")
+        .expect_err("no view after the stop");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    // Said by the server, not a connection lost halfway.
+    assert!(status.message().contains("watch again"), "{status:?}");
 }
