@@ -8,7 +8,7 @@
 //! each service's log is printed.
 
 use crate::{fixtures::Isolated, wait_until, Env};
-use orderflow_proto::v1::orders_client::OrdersClient;
+use orderflow_proto::v1::{orders_client::OrdersClient, Item, PlaceOrderRequest};
 use reqwest::{header, Response, StatusCode};
 use serde_json::Value;
 use std::{
@@ -661,6 +661,19 @@ pub fn order_body(customer_id: &str, total_cents: i64) -> Value {
         "currency": "EUR",
         "items": [{"sku": "sku-1", "quantity": 1, "unit_price_cents": total_cents}],
     })
+}
+
+/// [`order_body`] as a gRPC `PlaceOrder` request.
+pub fn place_request(customer_id: &str, total_cents: i64) -> PlaceOrderRequest {
+    PlaceOrderRequest {
+        customer_id: customer_id.into(),
+        currency: "EUR".into(),
+        items: vec![Item {
+            sku: "sku-1".into(),
+            quantity: 1,
+            unit_price_cents: total_cents,
+        }],
+    }
 }
 
 /// A W3C `traceparent` of a fresh trace, and its trace id.

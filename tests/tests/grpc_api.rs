@@ -8,7 +8,7 @@ use orderflow_proto::v1::{
     Order, OrderStatus, PlaceOrderRequest, WatchOrderRequest,
 };
 use orderflow_tests::{
-    services::{customer, expect_json, expect_problem, Services},
+    services::{customer, expect_json, expect_problem, place_request, Services},
     wait_until,
 };
 use reqwest::StatusCode;
@@ -23,14 +23,6 @@ fn item(sku: &str, quantity: i32, unit_price_cents: i64) -> Item {
         sku: sku.into(),
         quantity,
         unit_price_cents,
-    }
-}
-
-fn place_request(customer_id: &str, total_cents: i64) -> PlaceOrderRequest {
-    PlaceOrderRequest {
-        customer_id: customer_id.into(),
-        currency: "EUR".into(),
-        items: vec![item("sku-1", 1, total_cents)],
     }
 }
 

@@ -5,10 +5,11 @@
 //! an order placed over gRPC carries the caller's trace into the events of all three services.
 
 use orderflow_proto::v1::{
-    orders_client::OrdersClient, CancelOrderRequest, Item, Order, OrderStatus, PlaceOrderRequest,
-    WatchOrderRequest,
+    orders_client::OrdersClient, CancelOrderRequest, Order, OrderStatus, WatchOrderRequest,
 };
-use orderflow_tests::services::{customer, expect_json, new_trace, Service, Services};
+use orderflow_tests::services::{
+    customer, expect_json, new_trace, place_request, Service, Services,
+};
 use reqwest::StatusCode;
 use std::time::Duration;
 use tonic::{transport::Channel, Code, Request, Streaming};
@@ -16,18 +17,6 @@ use tonic_types::StatusExt;
 
 /// How long a flow may take on a loaded machine.
 const FLOW_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn place_request(customer_id: &str, total_cents: i64) -> PlaceOrderRequest {
-    PlaceOrderRequest {
-        customer_id: customer_id.into(),
-        currency: "EUR".into(),
-        items: vec![Item {
-            sku: "sku-1".into(),
-            quantity: 2,
-            unit_price_cents: total_cents / 2,
-        }],
-    }
-}
 
 async fn watch(client: &mut OrdersClient<Channel>, order_id: &str) -> Streaming<Order> {
     client
