@@ -38,7 +38,11 @@ pub struct OrdersApi {
 /// Binds the gRPC port (`grpc.host`, else `http_host`), before the service reports ready.
 pub async fn bind(settings: &GrpcSettings, http_host: &str) -> std::io::Result<TcpListener> {
     let host = settings.host.as_deref().unwrap_or(http_host);
-    let listener = TcpListener::bind((host, settings.port)).await?;
+    let listener = TcpListener::bind((host, settings.port))
+        .await
+        .map_err(|e| {
+            std::io::Error::new(e.kind(), format!("gRPC {host}:{}: {e}", settings.port))
+        })?;
     tracing::info!(port = listener.local_addr()?.port(), "gRPC listening");
     Ok(listener)
 }
