@@ -13,6 +13,7 @@
 #   make chart-check             helm lint, schema validation and tests of the chart
 #   make images | images-check   service images (podman); run them against the stack
 #   make kind-up | kind-down     orderflow on a kind cluster (needs Docker or podman)
+#   make grpcurl                 the grpcurl the gRPC tests call (cached outside the clone)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -38,6 +39,25 @@ TEST_ENV = eval "$$($(STACK) env)"
 .PHONY: help up down status logs infra env test bench fmt clippy chart-check images \
 	images-check kind-up kind-down
 
+# --- gRPC (issue 11) ---------------------------------------------------------------------
+# grpcurl, which the gRPC tests run against the service's reflection, is built with
+# `go install` into a cache outside the clone (Go from PATH or /usr/local/go). The tests find
+# it through ORDERFLOW_TEST_GRPCURL and fail, naming this target, without it.
+TOOLS_CACHE ?= /var/cache/orderflow
+GRPCURL_VERSION := v1.9.4
+GRPCURL := $(TOOLS_CACHE)/tools/grpcurl-$(GRPCURL_VERSION)/grpcurl
+export ORDERFLOW_TEST_GRPCURL := $(GRPCURL)
+
+.PHONY: grpcurl
+grpcurl: $(GRPCURL)
+
+$(GRPCURL):
+	export PATH="$$PATH:/usr/local/go/bin" GOBIN=$(dir $(GRPCURL)) \
+	  GOMODCACHE=$(TOOLS_CACHE)/go/mod GOCACHE=$(TOOLS_CACHE)/go/cache GOFLAGS=-modcacherw
+	command -v go >/dev/null || { echo "make grpcurl: Go is needed (PATH or /usr/local/go)" >&2; exit 1; }
+	go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+# -------------------------------------------------------------------------------------------
+
 help:
 	@sed -n '1,/^$$/s/^# \{0,1\}//p' $(firstword $(MAKEFILE_LIST))
 
@@ -59,7 +79,7 @@ infra:
 env:
 	@$(STACK) env
 
-test: infra
+test: infra grpcurl
 	$(TEST_ENV)
 	cd $(ROOT)
 	$(CARGO) fmt --all -- --check

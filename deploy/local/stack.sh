@@ -64,6 +64,7 @@
 #   JAEGER_UI_PORT (16686)  JAEGER_OTLP_GRPC_PORT (4317)  JAEGER_OTLP_HTTP_PORT (4318)
 #   JAEGER_QUERY_GRPC_PORT (16685)  JAEGER_HEALTH_PORT (13133)
 #   ORDER_PORT (8080)  PAYMENT_PORT (8081)  SHIPPING_PORT (8082)
+#   ORDER_GRPC_PORT (50051, order-service's gRPC API)
 #                            individual overrides; defaults shown before offset
 #   ORDERFLOW_HEALTH_TIMEOUT seconds `up` waits per component (default: 120)
 #   ORDERFLOW_STOP_TIMEOUT   seconds `stop` waits before SIGKILL (default: 30)
@@ -115,6 +116,7 @@ KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((9093 + OFFSET))}
 REGISTRY_PORT=${REGISTRY_PORT:-$((8090 + OFFSET))}
 REGISTRY_MANAGEMENT_PORT=${REGISTRY_MANAGEMENT_PORT:-$((8091 + OFFSET))}
 ORDER_PORT=${ORDER_PORT:-$((8080 + OFFSET))}
+ORDER_GRPC_PORT=${ORDER_GRPC_PORT:-$((50051 + OFFSET))}
 PAYMENT_PORT=${PAYMENT_PORT:-$((8081 + OFFSET))}
 SHIPPING_PORT=${SHIPPING_PORT:-$((8082 + OFFSET))}
 JAEGER_UI_PORT=${JAEGER_UI_PORT:-$((16686 + OFFSET))}
@@ -249,7 +251,7 @@ component_address() {
     kafka) echo "127.0.0.1:$KAFKA_PORT" ;;
     registry) echo "http://127.0.0.1:$REGISTRY_PORT" ;;
     jaeger) echo "http://127.0.0.1:$JAEGER_UI_PORT" ;;
-    order-service) echo "http://127.0.0.1:$ORDER_PORT" ;;
+    order-service) echo "http://127.0.0.1:$ORDER_PORT (gRPC 127.0.0.1:$ORDER_GRPC_PORT)" ;;
     payment-service) echo "http://127.0.0.1:$PAYMENT_PORT" ;;
     shipping-service) echo "http://127.0.0.1:$SHIPPING_PORT" ;;
   esac
@@ -261,7 +263,7 @@ component_port() {
     kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
     registry) echo "$REGISTRY_PORT $REGISTRY_MANAGEMENT_PORT" ;;
     jaeger) echo "$JAEGER_UI_PORT $JAEGER_QUERY_GRPC_PORT $JAEGER_OTLP_GRPC_PORT $JAEGER_OTLP_HTTP_PORT $JAEGER_HEALTH_PORT" ;;
-    order-service) echo "$ORDER_PORT" ;;
+    order-service) echo "$ORDER_PORT $ORDER_GRPC_PORT" ;;
     payment-service) echo "$PAYMENT_PORT" ;;
     shipping-service) echo "$SHIPPING_PORT" ;;
   esac
@@ -910,6 +912,7 @@ start_service() {
     "${prefix}__DATABASE__URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$db" \
     "${prefix}__HTTP__HOST=127.0.0.1" \
     "${prefix}__HTTP__PORT=$(service_port "$name")" \
+    ORDER__GRPC__PORT="$ORDER_GRPC_PORT" \
     RUST_LOG="${RUST_LOG:-info}" \
     "$bin"
 }

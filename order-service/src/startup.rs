@@ -1,7 +1,8 @@
-//! Builds the running order-service: HTTP API, outbox relay, the status projector, the saga
-//! consumer and the long-poll listener, all stopped by one token.
+//! Builds the running order-service: HTTP API, gRPC API, outbox relay, the status projector,
+//! the saga consumer and the long-poll listener, all stopped by one token.
 
 use crate::{
+    grpc,
     handlers::{projector, saga},
     http::{self, AppState},
     settings::Settings,
@@ -44,6 +45,12 @@ impl Application {
     ) -> Result<Running, StartError> {
         let platform = Platform::build(settings.common, MIGRATIONS).await?;
         let watchers = Arc::new(Watchers::default());
+        // Bound before the HTTP server starts, so the service is never ready without it.
+        let grpc_listener = grpc::bind(&settings.grpc, &platform.settings.http.host).await?;
+        let grpc_api = grpc::OrdersApi {
+            pool: platform.pool.clone(),
+            watchers: watchers.clone(),
+        };
         let state = web::Data::new(AppState {
             pool: platform.pool.clone(),
             watchers: watchers.clone(),
@@ -66,6 +73,8 @@ impl Application {
             &[Topic::Payments, Topic::Shipments],
             saga::Saga,
         ));
+        let max_message_bytes = settings.grpc.max_message_bytes;
+        running.spawn(move |token| grpc::serve(grpc_listener, grpc_api, max_message_bytes, token));
         let url = platform.settings.database.url.clone();
         running.spawn(|token| watchers.listen(url, token));
         Ok(running)

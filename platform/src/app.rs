@@ -27,7 +27,7 @@ pub enum StartError {
     Registry(#[from] RegistryError),
     #[error("kafka producer could not be created")]
     Kafka(#[from] KafkaError),
-    #[error("HTTP server could not bind")]
+    #[error("a server port (HTTP, or gRPC where served) could not be bound")]
     Bind(#[from] std::io::Error),
 }
 

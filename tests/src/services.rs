@@ -4,11 +4,13 @@
 //! fresh database per service and free ports, starts `order-service`, `payment-service` and
 //! `shipping-service` from the build's `debug` folder (`make test` builds them first), and
 //! returns once each answers `GET /health/ready` with 200. The test then drives them only through
-//! REST and Kafka. Dropping [`Services`] kills the processes; when the test failed, the tail of
-//! each service's log is printed. With [`Options::images`] the same services run as containers
-//! of their images (`podman run --network host`) instead of binaries.
+//! REST, order-service's gRPC API ([`Services::grpc`]) and Kafka. Dropping [`Services`] kills
+//! the processes; when the test failed, the tail of each service's log is printed. With
+//! [`Options::images`] the same services run as containers of their images (`podman run
+//! --network host`) instead of binaries.
 
 use crate::{fixtures::Isolated, wait_until, Env};
+use orderflow_proto::v1::{orders_client::OrdersClient, Item, PlaceOrderRequest};
 use reqwest::{header, Response, StatusCode};
 use serde_json::Value;
 use std::{
@@ -18,6 +20,7 @@ use std::{
     time::Duration,
 };
 use tokio::time::Instant;
+use tonic::transport::Channel;
 use uuid::Uuid;
 
 /// The consumer groups of the three services; each needs its `<ns><group>.dlq` topic.
@@ -27,6 +30,9 @@ pub const GROUPS: [&str; 4] = [
     "payment-service",
     "shipping-service",
 ];
+
+/// order-service's gRPC port setting.
+const GRPC_PORT_KEY: &str = "ORDER__GRPC__PORT";
 
 /// How long a service may take to become ready or to stop on a loaded 2-core machine.
 const START_TIMEOUT: Duration = Duration::from_secs(120);
@@ -124,6 +130,8 @@ impl Default for Options {
 struct Process {
     service: Service,
     port: u16,
+    /// order-service's gRPC port.
+    grpc_port: Option<u16>,
     env: Vec<(String, String)>,
     log: PathBuf,
     /// Set when the service runs from its image.
@@ -280,6 +288,10 @@ impl Services {
             if let (Service::Payment, Some(limit)) = (service, options.payment_limit_cents) {
                 env.push(("PAYMENT_LIMIT_CENTS".into(), limit.to_string()));
             }
+            let grpc_port = (service == Service::Order).then(free_port);
+            if let Some(grpc_port) = grpc_port {
+                env.push((GRPC_PORT_KEY.into(), grpc_port.to_string()));
+            }
             env.extend(options.env.iter().cloned());
             let container = options.images.as_ref().map(|images| Container {
                 image: images.of(service),
@@ -292,6 +304,7 @@ impl Services {
             processes.push(Process {
                 service,
                 port,
+                grpc_port,
                 env,
                 log: log_dir.join(format!("{}.log", service.binary())),
                 container,
@@ -335,15 +348,16 @@ impl Services {
     pub async fn start_replica(&mut self, service: Service) -> Replica {
         let first = &self.processes[service as usize];
         let port = free_port();
+        let grpc_port = first.grpc_port.map(|_| free_port());
         let port_key = format!("{}__HTTP__PORT", service.prefix());
         let env = first
             .env
             .iter()
             .map(|(k, v)| {
-                let v = if *k == port_key {
-                    port.to_string()
-                } else {
-                    v.clone()
+                let v = match (grpc_port, k.as_str()) {
+                    (_, k) if k == port_key => port.to_string(),
+                    (Some(grpc_port), GRPC_PORT_KEY) => grpc_port.to_string(),
+                    _ => v.clone(),
                 };
                 (k.clone(), v)
             })
@@ -359,6 +373,7 @@ impl Services {
         let mut process = Process {
             service,
             port,
+            grpc_port,
             env,
             log,
             container,
@@ -376,6 +391,32 @@ impl Services {
             .container
             .as_ref()
             .map(|c| c.name.as_str())
+    }
+
+    /// The first order-service instance, as a replica.
+    pub fn first_order_service(&self) -> Replica {
+        Replica(Service::Order as usize)
+    }
+
+    /// `127.0.0.1:<port>` of an order-service instance's gRPC API.
+    pub fn grpc_address(&self, replica: Replica) -> String {
+        let port = self.processes[replica.0]
+            .grpc_port
+            .expect("only order-service serves gRPC");
+        format!("127.0.0.1:{port}")
+    }
+
+    /// A gRPC client of an order-service instance (one HTTP/2 connection).
+    pub async fn grpc_of(&self, replica: Replica) -> OrdersClient<Channel> {
+        let endpoint = format!("http://{}", self.grpc_address(replica));
+        OrdersClient::connect(endpoint.clone())
+            .await
+            .unwrap_or_else(|e| panic!("gRPC {endpoint} unreachable: {e}"))
+    }
+
+    /// A gRPC client of the first order-service instance.
+    pub async fn grpc(&self) -> OrdersClient<Channel> {
+        self.grpc_of(self.first_order_service()).await
     }
 
     /// `http://127.0.0.1:<port><path>` of a replica.
@@ -679,6 +720,30 @@ impl Services {
             .expect("POST /shipments/{id}/<action> answers")
     }
 
+    /// The trace id in each message's `traceparent` header, by event type (short name), for
+    /// all three topics of the test's namespace, which only `order_id`'s events may be on.
+    pub async fn trace_ids_by_event(&self, order_id: &str) -> Vec<(String, Option<String>)> {
+        use rdkafka::Message;
+        let mut seen = Vec::new();
+        for topic in [
+            schemas::Topic::Orders,
+            schemas::Topic::Payments,
+            schemas::Topic::Shipments,
+        ] {
+            for m in all_messages(&self.iso.env, &self.topic(topic)).await {
+                assert_eq!(m.key(), Some(order_id.as_bytes()));
+                let headers = platform::consumer::header_map(&m);
+                let event_type = headers["event_type"].rsplit('.').next().unwrap().to_owned();
+                let trace_id = headers
+                    .get("traceparent")
+                    .and_then(|t| platform::telemetry::trace_id(t))
+                    .map(str::to_owned);
+                seen.push((event_type, trace_id));
+            }
+        }
+        seen
+    }
+
     /// `POST /orders/{id}/cancel`; the raw response.
     pub async fn cancel(&self, order_id: &str) -> Response {
         self.http
@@ -719,6 +784,25 @@ pub fn order_body(customer_id: &str, total_cents: i64) -> Value {
         "currency": "EUR",
         "items": [{"sku": "sku-1", "quantity": 1, "unit_price_cents": total_cents}],
     })
+}
+
+/// [`order_body`] as a gRPC `PlaceOrder` request.
+pub fn place_request(customer_id: &str, total_cents: i64) -> PlaceOrderRequest {
+    PlaceOrderRequest {
+        customer_id: customer_id.into(),
+        currency: "EUR".into(),
+        items: vec![Item {
+            sku: "sku-1".into(),
+            quantity: 1,
+            unit_price_cents: total_cents,
+        }],
+    }
+}
+
+/// A W3C `traceparent` of a fresh trace, and its trace id.
+pub fn new_trace() -> (String, String) {
+    let trace_id = Uuid::new_v4().simple().to_string();
+    (format!("00-{trace_id}-00f067aa0ba902b7-01"), trace_id)
 }
 
 /// A fresh customer id, so a test's orders can be listed apart from any other's.

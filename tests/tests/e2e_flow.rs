@@ -4,11 +4,9 @@
 
 use futures::{stream, StreamExt};
 use orderflow_tests::{
-    services::{all_messages, customer, expect_json, order_body, Options, Service, Services},
+    services::{customer, expect_json, new_trace, order_body, Options, Service, Services},
     Env,
 };
-use platform::consumer::header_map;
-use rdkafka::Message;
 use reqwest::StatusCode;
 use schemas::Topic;
 use serde_json::Value;
@@ -349,31 +347,6 @@ async fn a_cancellation_shipping_rejects_shows_in_the_view_and_its_timeline() {
     }
 }
 
-/// A W3C `traceparent` of a fresh trace, and its trace id.
-fn new_trace() -> (String, String) {
-    let trace_id = uuid::Uuid::new_v4().simple().to_string();
-    (format!("00-{trace_id}-00f067aa0ba902b7-01"), trace_id)
-}
-
-/// The trace id in each message's `traceparent` header, by event type (short name), for all
-/// three topics of the test's namespace, which only `order_id`'s events are on.
-async fn trace_ids_by_event(services: &Services, order_id: &str) -> Vec<(String, Option<String>)> {
-    let mut seen = Vec::new();
-    for topic in [Topic::Orders, Topic::Payments, Topic::Shipments] {
-        for m in all_messages(&services.iso.env, &services.topic(topic)).await {
-            assert_eq!(m.key(), Some(order_id.as_bytes()));
-            let headers = header_map(&m);
-            let event_type = headers["event_type"].rsplit('.').next().unwrap().to_owned();
-            let trace_id = headers
-                .get("traceparent")
-                .and_then(|t| t.split('-').nth(1))
-                .map(str::to_owned);
-            seen.push((event_type, trace_id));
-        }
-    }
-    seen
-}
-
 #[tokio::test]
 async fn the_trace_of_a_command_reaches_every_event_it_causes() {
     // At the deployment's default log level (the quiet one has its own test below).
@@ -425,7 +398,7 @@ async fn the_trace_of_a_command_reaches_every_event_it_causes() {
         .await;
     assert_eq!(order["status"], "CANCELLED", "{order:#}");
 
-    let seen = trace_ids_by_event(&services, &order_id).await;
+    let seen = services.trace_ids_by_event(&order_id).await;
     let mut types: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
     types.sort_unstable();
     let mut expected: Vec<&str> = placing.iter().chain(&cancelling).copied().collect();
@@ -487,7 +460,7 @@ async fn the_trace_survives_a_quiet_log_level() {
         .unwrap()
         .to_owned();
     services.wait_until_scheduled(&order_id).await;
-    for (event_type, trace_id) in trace_ids_by_event(&services, &order_id).await {
+    for (event_type, trace_id) in services.trace_ids_by_event(&order_id).await {
         assert_eq!(trace_id.as_ref(), Some(&trace), "{event_type}");
     }
 }

@@ -1,7 +1,9 @@
-//! What the REST endpoints do, as functions over the database: each takes validated input,
-//! runs its transaction, and returns a domain result or an [`OrderError`].
+//! What the REST endpoints and the gRPC service do, as functions over the database: each takes
+//! validated input, runs its transaction, and returns a domain result or an [`OrderError`].
+//! The error's HTTP answer is mapped below, its gRPC status in `grpc::status`.
 
 pub mod cancel;
+pub mod follow;
 pub mod place;
 pub mod query;
 

@@ -3,9 +3,26 @@
 use super::OrderError;
 use crate::domain::new_order::NewOrder;
 use platform::db::Pool;
+use platform::http::FieldError;
 use platform::outbox;
 use schemas::{EventHeader, OrderItem, OrderPlaced};
 use uuid::Uuid;
+
+/// An idempotency key as a client sent it (REST's `Idempotency-Key` header, gRPC's
+/// `idempotency-key` metadata; `field` names it in the error): 1-255 visible ASCII characters.
+pub fn idempotency_key<'a>(
+    raw: Option<&'a [u8]>,
+    field: &str,
+) -> Result<Option<&'a str>, FieldError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    std::str::from_utf8(raw)
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .map(Some)
+        .ok_or_else(|| FieldError::new(field, "must be 1-255 visible ASCII characters"))
+}
 
 /// Places `order`, or returns the order an earlier request with the same idempotency key
 /// placed. Needs only the database.

@@ -5,7 +5,7 @@
 use super::OrderError;
 use crate::domain::{new_order::Item, status::OrderStatus};
 use chrono::{DateTime, Utc};
-use platform::db::Pool;
+use platform::{db::Pool, http::FieldError};
 use serde::Serialize;
 use tokio_postgres::Row;
 use uuid::Uuid;
@@ -144,6 +144,58 @@ pub struct ListFilter {
     pub status: Option<OrderStatus>,
     pub limit: i64,
     pub cursor: Option<Cursor>,
+}
+
+impl ListFilter {
+    /// The largest page.
+    pub const MAX_LIMIT: i64 = 200;
+    /// The page size when none is asked for.
+    pub const DEFAULT_LIMIT: i64 = 50;
+
+    /// The filter of a list request as the client sent it (REST's query string, gRPC's
+    /// `ListOrdersRequest`), every invalid field named.
+    pub fn parse(
+        customer_id: Option<String>,
+        status: Option<&str>,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> Result<Self, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let status = status.and_then(|s| {
+            let parsed = OrderStatus::parse(s);
+            if parsed.is_none() {
+                errors.push(FieldError::new("status", "is not an order status"));
+            }
+            parsed
+        });
+        let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            errors.push(FieldError::new(
+                "limit",
+                format!("must be 1 to {}", Self::MAX_LIMIT),
+            ));
+        }
+        let cursor = cursor.and_then(|c| {
+            let parsed = Cursor::decode(c);
+            if parsed.is_none() {
+                errors.push(FieldError::new(
+                    "cursor",
+                    "is not a cursor this API returned",
+                ));
+            }
+            parsed
+        });
+        if errors.is_empty() {
+            Ok(ListFilter {
+                customer_id,
+                status,
+                limit,
+                cursor,
+            })
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 pub async fn list_orders(pool: &Pool, filter: &ListFilter) -> Result<Page, OrderError> {

@@ -41,6 +41,11 @@ impl OrderStatus {
         }
     }
 
+    /// No status follows these.
+    pub fn is_final(self) -> bool {
+        matches!(self, OrderStatus::Delivered | OrderStatus::Cancelled)
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         OrderStatus::ALL
             .into_iter()

@@ -3,6 +3,7 @@
 use super::{parse_order_id, AppState};
 use crate::core::{
     cancel::{self, CancelOutcome},
+    follow,
     query::{self, OrderView},
 };
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
@@ -69,15 +70,17 @@ pub async fn get(
         return Ok(not_modified(&view));
     };
 
-    // Long poll: subscribe first, then re-read, so a change between the two reads is seen.
+    // Long poll: the follower subscribes first, then re-reads, so a change between the two
+    // reads is seen.
     let deadline = Instant::now() + wait;
-    let mut waiter = state.watchers.subscribe(order_id);
-    let mut current = query::find_order(&state.pool, order_id).await?;
+    let (mut follower, mut current) =
+        follow::Follower::start(&state.pool, &state.watchers, order_id).await?;
     while matches(&request, &current) {
-        match tokio::time::timeout_at(deadline, waiter.receiver.changed()).await {
-            Ok(Ok(())) => current = query::find_order(&state.pool, order_id).await?,
+        match tokio::time::timeout_at(deadline, follower.next()).await {
+            Ok(Ok(Some(view))) => current = view,
+            Ok(Err(e)) => return Err(e.into()),
             // Deadline passed, or the listener is gone (shutdown): answer with what we have.
-            Ok(Err(_)) | Err(_) => return Ok(not_modified(&current)),
+            Ok(Ok(None)) | Err(_) => return Ok(not_modified(&current)),
         }
     }
     Ok(ok(current))

@@ -3,13 +3,10 @@
 use super::AppState;
 use crate::{
     core::{place, query},
-    domain::{
-        new_order::{NewOrder, NewOrderRequest},
-        status::OrderStatus,
-    },
+    domain::new_order::{NewOrder, NewOrderRequest},
 };
 use actix_web::{http::header, web, HttpRequest, HttpResponse};
-use platform::http::{FieldError, Problem};
+use platform::http::Problem;
 use serde::Deserialize;
 
 #[tracing::instrument(skip_all, fields(order_id = tracing::field::Empty))]
@@ -29,22 +26,13 @@ pub async fn place(
         .json(view))
 }
 
-/// The optional `Idempotency-Key`: 1-255 visible ASCII characters.
+/// The optional `Idempotency-Key`.
 fn idempotency_key(request: &HttpRequest) -> Result<Option<&str>, Problem> {
-    let Some(value) = request.headers().get("Idempotency-Key") else {
-        return Ok(None);
-    };
-    let valid = value
-        .to_str()
-        .ok()
-        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()));
-    match valid {
-        Some(key) => Ok(Some(key)),
-        None => Err(Problem::validation(vec![FieldError::new(
-            "Idempotency-Key",
-            "must be 1-255 visible ASCII characters",
-        )])),
-    }
+    let raw = request
+        .headers()
+        .get("Idempotency-Key")
+        .map(|v| v.as_bytes());
+    place::idempotency_key(raw, "Idempotency-Key").map_err(|e| Problem::validation(vec![e]))
 }
 
 #[derive(Debug, Deserialize)]
@@ -60,42 +48,12 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, Problem> {
     let query = query.into_inner();
-    let mut errors = Vec::new();
-    let status = match query.status.as_deref() {
-        None => None,
-        Some(s) => {
-            let parsed = OrderStatus::parse(s);
-            if parsed.is_none() {
-                errors.push(FieldError::new("status", "is not an order status"));
-            }
-            parsed
-        }
-    };
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        errors.push(FieldError::new("limit", "must be 1 to 200"));
-    }
-    let cursor = match query.cursor.as_deref() {
-        None => None,
-        Some(c) => {
-            let parsed = query::Cursor::decode(c);
-            if parsed.is_none() {
-                errors.push(FieldError::new(
-                    "cursor",
-                    "is not a cursor this API returned",
-                ));
-            }
-            parsed
-        }
-    };
-    if !errors.is_empty() {
-        return Err(Problem::validation(errors));
-    }
-    let filter = query::ListFilter {
-        customer_id: query.customer_id,
-        status,
-        limit,
-        cursor,
-    };
+    let filter = query::ListFilter::parse(
+        query.customer_id,
+        query.status.as_deref(),
+        query.limit,
+        query.cursor.as_deref(),
+    )
+    .map_err(Problem::validation)?;
     Ok(HttpResponse::Ok().json(query::list_orders(&state.pool, &filter).await?))
 }

@@ -113,6 +113,9 @@ pub struct Stack {
     pub order: Service,
     pub payment: Service,
     pub shipping: Service,
+    /// order-service's gRPC port (the grpc bench's; the api bench shares this launcher).
+    #[allow(dead_code)]
+    pub order_grpc_port: u16,
     pub log_dir: PathBuf,
     /// The namespace and the order-service database (where the bench checks how far the flow
     /// got); the other two databases are its extra ones. Dropped, it removes them (unless
@@ -132,35 +135,40 @@ impl Stack {
         ));
         std::fs::create_dir_all(&log_dir).expect("log directory");
 
-        let launch = |name: &'static str, prefix: &str, database: &str| {
-            let port = free_port();
-            let log = log_dir.join(format!("{name}.log"));
-            let file = std::fs::File::create(&log).expect("log file");
-            let child = Command::new(binaries.join(name))
-                .env(format!("{prefix}__DATABASE__URL"), database)
-                .env(format!("{prefix}__HTTP__HOST"), "127.0.0.1")
-                .env(format!("{prefix}__HTTP__PORT"), port.to_string())
-                .env("ORDERFLOW__KAFKA__BOOTSTRAP_SERVERS", &env.kafka)
-                .env("ORDERFLOW__KAFKA__NAMESPACE", &iso.namespace)
-                .env("ORDERFLOW__REGISTRY__URL", &env.registry)
-                // Spans stay local: no exporter competes for the two cores.
-                .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-                .stdin(Stdio::null())
-                .stdout(file.try_clone().expect("log file handle"))
-                .stderr(file)
-                .spawn()
-                .unwrap_or_else(|e| panic!("{name} did not start: {e}"));
-            Service {
-                name,
-                child,
-                port,
-                log,
-            }
-        };
+        let launch =
+            |name: &'static str, prefix: &str, database: &str, extra: &[(&str, String)]| {
+                let port = free_port();
+                let log = log_dir.join(format!("{name}.log"));
+                let file = std::fs::File::create(&log).expect("log file");
+                let child = Command::new(binaries.join(name))
+                    .env(format!("{prefix}__DATABASE__URL"), database)
+                    .env(format!("{prefix}__HTTP__HOST"), "127.0.0.1")
+                    .env(format!("{prefix}__HTTP__PORT"), port.to_string())
+                    .env("ORDERFLOW__KAFKA__BOOTSTRAP_SERVERS", &env.kafka)
+                    .env("ORDERFLOW__KAFKA__NAMESPACE", &iso.namespace)
+                    .env("ORDERFLOW__REGISTRY__URL", &env.registry)
+                    .envs(extra.iter().map(|(k, v)| (k, v)))
+                    // Spans stay local: no exporter competes for the two cores.
+                    .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+                    .stdin(Stdio::null())
+                    .stdout(file.try_clone().expect("log file handle"))
+                    .stderr(file)
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("{name} did not start: {e}"));
+                Service {
+                    name,
+                    child,
+                    port,
+                    log,
+                }
+            };
+        let order_grpc_port = free_port();
+        let order_grpc = [("ORDER__GRPC__PORT", order_grpc_port.to_string())];
         let mut stack = Stack {
-            order: launch("order-service", "ORDER", &iso.database_url),
-            payment: launch("payment-service", "PAYMENT", &payment_db),
-            shipping: launch("shipping-service", "SHIPPING", &shipping_db),
+            order: launch("order-service", "ORDER", &iso.database_url, &order_grpc),
+            payment: launch("payment-service", "PAYMENT", &payment_db, &[]),
+            shipping: launch("shipping-service", "SHIPPING", &shipping_db, &[]),
+            order_grpc_port,
             log_dir,
             iso,
         };
