@@ -83,7 +83,9 @@ def test_services_probe_live_and_ready_on_their_port(renders, profile):
         assert c["readinessProbe"]["httpGet"]["path"] == "/health/ready"
         assert c["livenessProbe"]["httpGet"]["path"] == "/health/live"
         assert c["startupProbe"]["httpGet"]["path"] == "/health/live"
-        assert {p["name"] for p in c["ports"]} == {"http"}
+        # order-service also serves its gRPC API.
+        expected_ports = {"http", "grpc"} if service == "order-service" else {"http"}
+        assert {p["name"] for p in c["ports"]} == expected_ports
         assert c["securityContext"]["readOnlyRootFilesystem"] is True
         # The only writable place is the tmp volume.
         writable = [m for m in c["volumeMounts"] if not m.get("readOnly")]
@@ -150,6 +152,15 @@ def test_services_get_the_settings_they_read(renders, profile):
         assert env[f"{prefix}__HTTP__HOST"]["value"] == "0.0.0.0"
         assert env[f"{prefix}__HTTP__PORT"]["value"] == str(c["ports"][0]["containerPort"])
         assert env[f"{prefix}_CONFIG"]["value"].startswith("/etc/orderflow/")
+        if service == "order-service":
+            ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+            assert env["ORDER__GRPC__HOST"]["value"] == "0.0.0.0"
+            assert env["ORDER__GRPC__PORT"]["value"] == str(ports["grpc"])
+            service_ports = {
+                p["name"]: p for p in rendered.get("Service", "rel-orderflow-order-service")["spec"]["ports"]
+            }
+            assert service_ports["grpc"]["targetPort"] == "grpc"
+            assert service_ports["grpc"]["appProtocol"] == "grpc"
         # Credentials only by reference.
         ref = env[f"{prefix}__DATABASE__URL"]["valueFrom"]["secretKeyRef"]
         assert ref["name"] and ref["key"]

@@ -231,6 +231,13 @@ spec:
       {{- if and (eq ($expose.type | default "") "NodePort") $expose.nodePort }}
       nodePort: {{ $expose.nodePort }}
       {{- end }}
+    {{- if eq $svc.key "order" }}
+    - name: grpc
+      port: {{ $root.Values.grpcPort }}
+      targetPort: grpc
+      protocol: TCP
+      appProtocol: grpc
+    {{- end }}
 ---
 apiVersion: apps/v1
 kind: Deployment
@@ -305,12 +312,19 @@ spec:
           imagePullPolicy: {{ $root.Values.image.pullPolicy }}
           ports:
             - {name: http, containerPort: {{ $root.Values.httpPort }}, protocol: TCP}
+            {{- if eq $svc.key "order" }}
+            - {name: grpc, containerPort: {{ $root.Values.grpcPort }}, protocol: TCP}
+            {{- end }}
           envFrom:
             - configMapRef:
                 name: {{ include "orderflow.componentName" (list $root "config") }}
           env:
             - {name: {{ $svc.prefix }}__HTTP__HOST, value: "0.0.0.0"}
             - {name: {{ $svc.prefix }}__HTTP__PORT, value: {{ $root.Values.httpPort | quote }}}
+            {{- if eq $svc.key "order" }}
+            - {name: ORDER__GRPC__HOST, value: "0.0.0.0"}
+            - {name: ORDER__GRPC__PORT, value: {{ $root.Values.grpcPort | quote }}}
+            {{- end }}
             - {name: {{ $svc.prefix }}_CONFIG, value: /etc/orderflow/{{ include "orderflow.settingsFile" $root }}}
             - {name: OTEL_SERVICE_NAME, value: {{ $svc.name }}}
             - name: {{ $svc.prefix }}__DATABASE__URL
