@@ -55,10 +55,10 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_moves_on(
             .run(stop.clone()),
     );
     let db = iso.client().await;
-    wait_until(
-        WAIT,
+    wait_applied(
+        &db,
+        valid.header().event_id,
         "the good message after the poison to be applied",
-        || async { (effects_of(&db, valid.header().event_id).await == 1).then_some(()) },
     )
     .await;
 
@@ -120,15 +120,14 @@ async fn consumers_wait_for_an_unreachable_registry_and_dead_letter_nothing() {
     .await;
     assert_eq!(effects_of(&db, sent.header().event_id).await, 0);
     proxy.restore();
-    wait_until(
-        WAIT,
+    wait_applied(
+        &db,
+        sent.header().event_id,
         "the event to be applied once the registry is back",
-        || async { (effects_of(&db, sent.header().event_id).await == 1).then_some(()) },
     )
     .await;
-    let dlq = format!("{}recorder.dlq", iso.namespace);
     assert!(
-        read_topic(&iso.env, &dlq, 1, Duration::from_secs(3))
+        dead_letters(&iso, 1, Duration::from_secs(3))
             .await
             .is_empty(),
         "nothing was dead-lettered"
@@ -149,6 +148,14 @@ async fn registry_behind_proxy(iso: &Isolated) -> (Proxy, CommonSettings) {
     let mut settings = iso.settings();
     settings.registry.url = iso.env.registry.replace(&target, &proxy.addr.to_string());
     (proxy, settings)
+}
+
+/// Waits until the recorder applied `event_id` once.
+async fn wait_applied(db: &tokio_postgres::Client, event_id: Uuid, what: &str) {
+    wait_until(WAIT, what, || async {
+        (effects_of(db, event_id).await == 1).then_some(())
+    })
+    .await;
 }
 
 /// Publishes `event` to `topic` as the relay would: framed, keyed by its order.
@@ -202,10 +209,10 @@ async fn an_event_that_fails_the_same_way_every_time_is_dead_lettered_after_max_
 
     // The partition moves on: the event behind the failing one is applied.
     let db = iso.client().await;
-    wait_until(
-        WAIT,
+    wait_applied(
+        &db,
+        after.header().event_id,
         "the event behind the failing one to be applied",
-        || async { (effects_of(&db, after.header().event_id).await == 1).then_some(()) },
     )
     .await;
     assert_eq!(effects_of(&db, failing.header().event_id).await, 0);
@@ -274,20 +281,17 @@ async fn a_registry_outage_longer_than_the_poll_interval_keeps_the_member_in_its
     let db = iso.client().await;
     assert_eq!(effects_of(&db, sent.header().event_id).await, 0);
     proxy.restore();
-    wait_until(
-        WAIT,
+    wait_applied(
+        &db,
+        sent.header().event_id,
         "the event to be applied once the registry is back",
-        || async { (effects_of(&db, sent.header().event_id).await == 1).then_some(()) },
     )
     .await;
     // A member thrown out meanwhile would rejoin (a new assignment) before it consumed
     // anything more: once a later event is applied, any such rebalance has happened.
     let later = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
     produce_event(&iso, &topic, &later).await;
-    wait_until(WAIT, "a later event to be applied", || async {
-        (effects_of(&db, later.header().event_id).await == 1).then_some(())
-    })
-    .await;
+    wait_applied(&db, later.header().event_id, "a later event to be applied").await;
     assert_eq!(
         rebalances(),
         assigned,
@@ -338,10 +342,7 @@ async fn a_consumer_killed_after_its_commit_redelivers_without_a_second_effect()
 
     // The first consumer would commit its offsets only after ten minutes.
     let mut first = spawn_recorder(&iso, 600_000);
-    wait_until(WAIT, "the first consumer's effect", || async {
-        (effects_of(&db, sent.header().event_id).await == 1).then_some(())
-    })
-    .await;
+    wait_applied(&db, sent.header().event_id, "the first consumer's effect").await;
     first.kill().expect("SIGKILL"); // after its transaction, before any offset commit
     first.wait().unwrap();
     assert_eq!(
