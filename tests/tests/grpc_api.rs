@@ -195,6 +195,12 @@ async fn a_client_places_gets_lists_and_cancels_orders() {
         last.cancellation_reason.as_deref(),
         Some("CUSTOMER_REQUEST")
     );
+    // The request's outcome, as REST shows it.
+    let cancellation = last
+        .cancellation
+        .expect("the cancellation request's outcome");
+    assert_eq!(cancellation.status, "ACCEPTED");
+    assert_eq!(cancellation.reason, None);
     let again = client
         .cancel_order(CancelOrderRequest {
             order_id: placed[1].order_id.clone(),

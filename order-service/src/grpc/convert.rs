@@ -2,7 +2,7 @@
 
 use super::status;
 use crate::{
-    core::query::{OrderView, PaymentView, ShipmentView},
+    core::query::{CancellationView, OrderView, PaymentView, ShipmentView},
     domain::{new_order::NewOrderRequest, status::OrderStatus},
 };
 use chrono::{DateTime, Utc};
@@ -91,11 +91,19 @@ pub fn order(view: OrderView) -> pb::Order {
             .collect(),
         total_cents: view.total_cents,
         cancellation_reason: view.cancellation_reason,
+        cancellation: view.cancellation.map(cancellation),
         payment: view.payment.map(payment),
         shipment: view.shipment.map(shipment),
         version: view.version,
         created_at: Some(timestamp(view.created_at)),
         updated_at: Some(timestamp(view.updated_at)),
+    }
+}
+
+fn cancellation(c: CancellationView) -> pb::Cancellation {
+    pb::Cancellation {
+        status: c.status,
+        reason: c.reason,
     }
 }
 
