@@ -74,7 +74,10 @@ impl Application {
             saga::Saga,
         ));
         let max_message_bytes = settings.grpc.max_message_bytes;
-        running.spawn(move |token| grpc::serve(grpc_listener, grpc_api, max_message_bytes, token));
+        let readiness = platform.readiness();
+        running.spawn(move |token| {
+            grpc::serve(grpc_listener, grpc_api, max_message_bytes, readiness, token)
+        });
         let url = platform.settings.database.url.clone();
         running.spawn(|token| watchers.listen(url, token));
         Ok(running)

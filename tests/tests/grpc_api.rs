@@ -16,6 +16,9 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::time::Instant;
 use tonic::{transport::Channel, Code, Request, Status};
+use tonic_health::pb::{
+    health_check_response::ServingStatus, health_client::HealthClient, HealthCheckRequest,
+};
 use tonic_types::StatusExt;
 
 fn item(sku: &str, quantity: i32, unit_price_cents: i64) -> Item {
@@ -461,6 +464,37 @@ async fn every_rest_validation_rule_gives_invalid_argument_naming_the_field() {
     assert!(services.list_orders(&customer, 50).await.is_empty());
 }
 
+/// Waits until order-service's gRPC health for `orderflow.v1.Orders` is `expected`.
+async fn wait_for_health(services: &Services, expected: ServingStatus) {
+    let endpoint = format!(
+        "http://{}",
+        services.grpc_address(services.first_order_service())
+    );
+    let channel = Channel::from_shared(endpoint)
+        .expect("a valid endpoint")
+        .connect()
+        .await
+        .expect("gRPC reachable");
+    let health = HealthClient::new(channel);
+    wait_until(
+        Duration::from_secs(30),
+        &format!("gRPC health {expected:?}"),
+        || {
+            let mut health = health.clone();
+            async move {
+                let response = health
+                    .check(HealthCheckRequest {
+                        service: "orderflow.v1.Orders".into(),
+                    })
+                    .await
+                    .ok()?;
+                (response.into_inner().status() == expected).then_some(())
+            }
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn calls_while_the_database_is_down_are_unavailable_and_recover() {
     let services = Services::start().await;
@@ -516,6 +550,8 @@ async fn calls_while_the_database_is_down_are_unavailable_and_recover() {
         .await
         .unwrap_err();
     assert_eq!(place.code(), Code::Unavailable, "{place:?}");
+    // The health service follows the readiness checks: a client or balancer can tell.
+    wait_for_health(&services, ServingStatus::NotServing).await;
 
     admin
         .batch_execute(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true"))
@@ -528,4 +564,5 @@ async fn calls_while_the_database_is_down_are_unavailable_and_recover() {
     .await
     .into_inner();
     assert_eq!(back.order_id, order.order_id);
+    wait_for_health(&services, ServingStatus::Serving).await;
 }

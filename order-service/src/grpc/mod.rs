@@ -8,7 +8,8 @@
 //! - [`status`]: the one place core errors and invalid fields become gRPC statuses.
 //!
 //! [`serve`] runs tonic (HTTP/2) on its own port with the standard health service
-//! (`grpc.health.v1`, `orderflow.v1.Orders` SERVING until shutdown) and server reflection (v1
+//! (`grpc.health.v1`: `orderflow.v1.Orders` follows the readiness checks of `/health/ready`
+//! every 5 s and is NOT_SERVING from shutdown on) and server reflection (v1
 //! and v1alpha, so `grpcurl` needs no proto file). Every call gets a span that continues the
 //! caller's `traceparent` metadata exactly as the REST middleware continues the header, so
 //! the events a call causes carry the caller's trace. A client's `grpc-timeout` is honoured:
@@ -22,8 +23,8 @@ pub mod watch;
 
 use crate::{settings::GrpcSettings, watch::Watchers};
 use orderflow_proto::v1::orders_server::OrdersServer;
-use platform::db::Pool;
-use std::sync::Arc;
+use platform::{db::Pool, http::Readiness};
+use std::{sync::Arc, time::Duration};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::{codegen::http, transport::server::TcpIncoming};
@@ -53,10 +54,16 @@ pub async fn serve(
     listener: TcpListener,
     api: OrdersApi,
     max_message_bytes: usize,
+    readiness: Readiness,
     shutdown: CancellationToken,
 ) {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<OrdersServer<OrdersApi>>().await;
+    let follower = tokio::spawn(follow_readiness(
+        health.clone(),
+        readiness,
+        shutdown.clone(),
+    ));
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(orderflow_proto::FILE_DESCRIPTOR_SET)
@@ -81,8 +88,35 @@ pub async fn serve(
             health.set_not_serving::<OrdersServer<OrdersApi>>().await;
         })
         .await;
+    follower.abort();
     if let Err(e) = served {
         tracing::error!(error = %platform::error_chain(&e), "gRPC server stopped");
+    }
+}
+
+/// How often the gRPC health status is brought in line with the readiness checks.
+const READINESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Keeps `orderflow.v1.Orders`' health what `/health/ready` would answer (PostgreSQL, Kafka,
+/// the registry), so a gRPC client or load balancer sees NOT_SERVING while this instance cannot
+/// do its work. Stops at shutdown, which leaves it NOT_SERVING.
+async fn follow_readiness(
+    health: tonic_health::server::HealthReporter,
+    readiness: Readiness,
+    shutdown: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(READINESS_INTERVAL);
+    loop {
+        ticks.tick().await;
+        let ready = readiness.checks().await.iter().all(|(_, r)| r.is_ok());
+        if shutdown.is_cancelled() {
+            return;
+        }
+        if ready {
+            health.set_serving::<OrdersServer<OrdersApi>>().await;
+        } else {
+            health.set_not_serving::<OrdersServer<OrdersApi>>().await;
+        }
     }
 }
 

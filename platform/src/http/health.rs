@@ -60,6 +60,17 @@ impl Readiness {
     async fn registry(&self) -> Result<(), String> {
         crate::registry::ping(&self.http, &self.registry_url).await
     }
+
+    /// Every dependency's check, run together, each bounded by a short deadline. Also what
+    /// other protocols' health (gRPC's) follows.
+    pub async fn checks(&self) -> [(&'static str, Result<(), String>); 3] {
+        let (db, kafka, registry) = tokio::join!(
+            timed(self.database()),
+            timed(self.kafka()),
+            timed(self.registry()),
+        );
+        [("postgres", db), ("kafka", kafka), ("registry", registry)]
+    }
 }
 
 pub(crate) async fn live() -> HttpResponse {
@@ -67,12 +78,7 @@ pub(crate) async fn live() -> HttpResponse {
 }
 
 pub(crate) async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
-    let (db, kafka, registry) = tokio::join!(
-        timed(readiness.database()),
-        timed(readiness.kafka()),
-        timed(readiness.registry()),
-    );
-    let checks = [("postgres", db), ("kafka", kafka), ("registry", registry)];
+    let checks = readiness.checks().await;
     let ok = checks.iter().all(|(_, r)| r.is_ok());
     let body = json!({
         "status": if ok { "ready" } else { "unavailable" },
