@@ -3,7 +3,8 @@
 # `prebuilt` target of deploy/docker/Dockerfile, and optionally saves them as archives for
 # `kind load image-archive`.
 #
-# Usage: deploy/docker/images.sh build          build (cargo, then one image per service)
+# Usage: deploy/docker/images.sh build          build (cargo, then one image per service and
+#                                               one of the orderflow tool)
 #        deploy/docker/images.sh save DIR       build, then write DIR/<service>.tar
 #        deploy/docker/images.sh check-archives  build and save, then import the archives
 #                                               into a private containerd (what `kind load
@@ -35,6 +36,9 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SERVICES=(order-service payment-service shipping-service)
+# Images beside the services': the `orderflow` debugging and replay tool (run as a Job or
+# `kubectl run`; the chart does not deploy it).
+TOOLS=(orderflow)
 PROFILE=${IMAGE_PROFILE:-release}
 REPO=${IMAGE_REPO:-docker.io/orderflow}
 TAG=${IMAGE_TAG:-$(sed -n 's/^appVersion: "\(.*\)"$/\1/p' "$ROOT/helm/orderflow/Chart.yaml")}
@@ -71,14 +75,14 @@ build() {
   if [[ $ENGINE == podman ]] && ! podman image exists debian:bookworm-slim; then
     "$ROOT/deploy/tools.sh" base-image
   fi
-  local cargo_args=(build --bins -p order-service -p payment-service -p shipping-service)
+  local cargo_args=(build --bins -p order-service -p payment-service -p shipping-service -p orderflow-cli)
   local pull=()
   [[ $ENGINE == podman ]] && pull=(--pull=never)
   [[ $PROFILE == release ]] && cargo_args+=(--release)
   say "cargo ${cargo_args[*]}"
   (cd "$ROOT" && cargo "${cargo_args[@]}")
   stage=$(mktemp -d)
-  for service in "${SERVICES[@]}"; do
+  for service in "${SERVICES[@]}" "${TOOLS[@]}"; do
     bin="$TARGET_DIR/$PROFILE/$service"
     libs=$(ldd "$bin")
     [[ $libs != *"not found"* ]] || die "$service: a shared library is missing on this host: $libs"
@@ -95,6 +99,14 @@ build() {
     if [[ -n $previous && $previous != $("$ENGINE" image inspect --format '{{.Id}}' "$REPO/$service:$TAG") ]]; then
       "$ENGINE" rmi "$previous" >/dev/null 2>&1 || true
     fi
+    if [[ $service == orderflow ]]; then
+      # The tool runs as the image's user and answers its help without any stack.
+      out=$("$ENGINE" run --rm --read-only --network none "$REPO/$service:$TAG" --help 2>&1) ||
+        die "$service --help failed: $out"
+      [[ $out == *"Usage: orderflow"* ]] || die "$service --help printed: $out"
+      say "$service: image runs (--help)"
+      continue
+    fi
     # Started without settings, the service must stop at its configuration, not at the
     # dynamic loader (exit 127, "error while loading shared libraries").
     out=$("$ENGINE" run --rm --read-only --network none "$REPO/$service:$TAG" 2>&1) &&
@@ -109,7 +121,7 @@ save() {
   local service
   build
   mkdir -p "$1"
-  for service in "${SERVICES[@]}"; do
+  for service in "${SERVICES[@]}" "${TOOLS[@]}"; do
     rm -f "$1/$service.tar"
     "$ENGINE" save -o "$1/$service.tar" "$REPO/$service:$TAG"
     say "saved $1/$service.tar"
