@@ -562,6 +562,20 @@ impl Services {
         expect_json(response, StatusCode::OK).await
     }
 
+    /// `GET /orders/{id}/events` expecting 200: the events the read model applied, in order.
+    pub async fn order_events(&self, order_id: &str) -> Vec<Value> {
+        let response = self
+            .http
+            .get(self.url(Service::Order, &format!("/orders/{order_id}/events")))
+            .send()
+            .await
+            .expect("GET /orders/{id}/events answers");
+        match expect_json(response, StatusCode::OK).await {
+            Value::Array(events) => events,
+            other => panic!("the events of an order are a list: {other}"),
+        }
+    }
+
     /// Long-polls `GET /orders/{id}` until `done` holds for the representation, or fails after
     /// `timeout` showing the last one seen.
     pub async fn wait_for_order(

@@ -126,13 +126,17 @@ async fn consumers_wait_for_an_unreachable_registry_and_dead_letter_nothing() {
         "the event to be applied once the registry is back",
     )
     .await;
+    assert_nothing_dead_lettered(&iso).await;
+    stop.cancel();
+}
+
+async fn assert_nothing_dead_lettered(iso: &Isolated) {
     assert!(
-        dead_letters(&iso, 1, Duration::from_secs(3))
+        dead_letters(iso, 1, Duration::from_secs(3))
             .await
             .is_empty(),
         "nothing was dead-lettered"
     );
-    stop.cancel();
 }
 
 /// A proxy in front of the registry, which the test can cut, and settings that reach the
@@ -297,12 +301,7 @@ async fn a_registry_outage_longer_than_the_poll_interval_keeps_the_member_in_its
         assigned,
         "the member left its group and rejoined"
     );
-    assert!(
-        dead_letters(&iso, 1, Duration::from_secs(3))
-            .await
-            .is_empty(),
-        "nothing was dead-lettered"
-    );
+    assert_nothing_dead_lettered(&iso).await;
     stop.cancel();
 }
 

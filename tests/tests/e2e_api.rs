@@ -494,13 +494,7 @@ async fn an_accepted_order_is_readable_at_once() {
                 assert_eq!(read["order_id"], order_id.as_str());
                 assert_eq!(read["total_cents"], 100 + i);
                 assert_eq!(read["items"], body["items"]);
-                let events = services
-                    .http
-                    .get(services.url(Service::Order, &format!("{location}/events")))
-                    .send()
-                    .await
-                    .unwrap();
-                expect_json(events, StatusCode::OK).await;
+                services.order_events(&order_id).await;
                 order_id
             }
         })

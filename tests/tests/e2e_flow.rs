@@ -323,19 +323,8 @@ async fn a_cancellation_shipping_rejects_shows_in_the_view_and_its_timeline() {
         .await;
     assert!(order["cancellation"]["reason"].is_string(), "{order:#}");
     assert_eq!(order["cancellation_reason"], Value::Null);
-    let timeline = expect_json(
-        services
-            .http
-            .get(services.url(Service::Order, &format!("/orders/{order_id}/events")))
-            .send()
-            .await
-            .unwrap(),
-        StatusCode::OK,
-    )
-    .await;
+    let timeline = services.order_events(&order_id).await;
     let types: Vec<&str> = timeline
-        .as_array()
-        .expect("a list of events")
         .iter()
         .filter_map(|e| e["event_type"].as_str())
         .collect();
@@ -418,14 +407,7 @@ async fn the_trace_of_a_command_reaches_every_event_it_causes() {
     }
 
     // The read model records the trace id of each event it applied.
-    let response = services
-        .http
-        .get(services.url(Service::Order, &format!("/orders/{order_id}/events")))
-        .send()
-        .await
-        .unwrap();
-    let events = expect_json(response, StatusCode::OK).await;
-    let events = events.as_array().unwrap();
+    let events = services.order_events(&order_id).await;
     assert_eq!(events.len(), expected.len(), "{events:?}");
     for event in events {
         let short = event["event_type"]
