@@ -224,12 +224,27 @@ pub fn binary_path(name: &str) -> PathBuf {
     path
 }
 
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
+/// Where [`free_port`] looks: below the kernel's ephemeral range (32768 and up) and above the
+/// stacks' fixed ports. A port handed out by `bind(0)` comes from that range, so between the
+/// check and the service's own bind any outgoing connection of a parallel test (Kafka,
+/// PostgreSQL) could take it as its source port: seen as "Address already in use".
+const TEST_PORTS: std::ops::Range<u32> = 20_000..32_000;
+
+/// A port that was free a moment ago, from [`TEST_PORTS`], never the same twice in a process
+/// (each process starts at a random place, so test binaries do not walk the same ports).
+pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: std::sync::OnceLock<AtomicU32> = std::sync::OnceLock::new();
+    let span = TEST_PORTS.end - TEST_PORTS.start;
+    let next =
+        NEXT.get_or_init(|| AtomicU32::new((Uuid::new_v4().as_u128() % span as u128) as u32));
+    for _ in 0..span {
+        let port = (TEST_PORTS.start + next.fetch_add(1, Ordering::Relaxed) % span) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {TEST_PORTS:?}");
 }
 
 /// One instance of a service started by [`Services::start_replica`].

@@ -5,7 +5,7 @@
 //! settings): [`release_binaries`] runs `cargo build --release` for the three service crates,
 //! which is a no-op when they are up to date, and finds them beside this bench's executable.
 
-use orderflow_tests::{fixtures::Isolated, Env};
+use orderflow_tests::{fixtures::Isolated, services::free_port, Env};
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -186,14 +186,6 @@ impl Stack {
         }
         crate::common::delete_namespace(&self.iso.env, &self.iso.namespace).await;
     }
-}
-
-/// A port nobody listens on right now (bound, read, released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 async fn wait_ready(http: &reqwest::Client, service: &mut Service) {
