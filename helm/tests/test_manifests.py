@@ -240,8 +240,9 @@ def test_topics_are_created_by_an_idempotent_hook_with_the_configured_layout(ren
     assert env["BOOTSTRAP"] == rendered_config(renders["production"])[
         "ORDERFLOW__KAFKA__BOOTSTRAP_SERVERS"]
     assert env["TOPICS"].splitlines() == [
-        "orders 12", "payments 12", "shipments 12", "order-service.dlq 1",
-        "order-status-projector.dlq 1", "payment-service.dlq 1", "shipping-service.dlq 1"]
+        "orders 12 -1", "payments 12 -1", "shipments 12 -1", "order-service.dlq 1 7776000000",
+        "order-status-projector.dlq 1 7776000000", "payment-service.dlq 1 7776000000",
+        "shipping-service.dlq 1 7776000000"]
     assert env["COMMAND_CONFIG"].endswith("client.properties")
     # The dev profile's broker is part of the release: an ordinary Job there.
     dev_job = renders["kind"].get("Job", "rel-orderflow-topics-r1")

@@ -19,10 +19,7 @@ async fn run_job(env: &Env, kafka_topics: &Path, topics: &str) {
         ("BOOTSTRAP", env.kafka.as_str()),
         ("REPLICATION_FACTOR", "1"),
         ("TOPICS", topics),
-        (
-            "TOPIC_CONFIGS",
-            "retention.ms=3600000 cleanup.policy=delete",
-        ),
+        ("TOPIC_CONFIGS", "cleanup.policy=delete segment.ms=3600000"),
         ("KAFKA_TOPICS", kafka_topics),
     ];
     chart::run_script("bash", "create-topics.sh", &settings).await;
@@ -45,11 +42,16 @@ async fn the_topic_job_creates_the_topics_and_reruns_without_changing_them() {
     std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).expect("chmod");
 
     let namespace = unique("job");
+    // name, partitions, retention.ms: as the chart renders them (unlimited contract topics,
+    // dead letters kept 90 days).
     let topics = [
-        (format!("{namespace}.orders"), 3),
-        (format!("{namespace}.order-service.dlq"), 1),
+        (format!("{namespace}.orders"), 3, "-1"),
+        (format!("{namespace}.order-service.dlq"), 1, "7776000000"),
     ];
-    let list: Vec<String> = topics.iter().map(|(t, p)| format!("{t} {p}")).collect();
+    let list: Vec<String> = topics
+        .iter()
+        .map(|(t, p, r)| format!("{t} {p} {r}"))
+        .collect();
     run_job(&env, &shim, &list.join("\n")).await;
     // An upgrade runs the Job again over existing topics.
     run_job(&env, &shim, &list.join("\n")).await;
@@ -61,7 +63,7 @@ async fn the_topic_job_creates_the_topics_and_reruns_without_changing_them() {
     let metadata = consumer
         .fetch_metadata(None, Duration::from_secs(10))
         .expect("cluster metadata");
-    for (topic, partitions) in &topics {
+    for (topic, partitions, _) in &topics {
         let found = metadata
             .topics()
             .iter()
@@ -78,24 +80,20 @@ async fn the_topic_job_creates_the_topics_and_reruns_without_changing_them() {
     let options = AdminOptions::new().request_timeout(Some(Duration::from_secs(10)));
     let specs: Vec<_> = topics
         .iter()
-        .map(|(t, _)| ResourceSpecifier::Topic(t))
+        .map(|(t, _, _)| ResourceSpecifier::Topic(t))
         .collect();
-    for resource in admin
+    let described = admin
         .describe_configs(&specs, &options)
         .await
-        .expect("topic configs")
-    {
+        .expect("topic configs");
+    for ((topic, _, retention), resource) in topics.iter().zip(described) {
         let resource = resource.expect("a topic's configs");
-        let retention = resource.get("retention.ms").and_then(|e| e.value.clone());
-        assert_eq!(
-            retention.as_deref(),
-            Some("3600000"),
-            "{:?}",
-            resource.specifier
-        );
+        let value = |name: &str| resource.get(name).and_then(|e| e.value.clone());
+        assert_eq!(value("retention.ms").as_deref(), Some(*retention), "{topic}");
+        assert_eq!(value("segment.ms").as_deref(), Some("3600000"), "{topic}");
     }
 
-    let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
+    let names: Vec<&str> = topics.iter().map(|(t, _, _)| t.as_str()).collect();
     let _ = admin.delete_topics(&names, &options).await;
     let _ = std::fs::remove_dir_all(dir);
 }

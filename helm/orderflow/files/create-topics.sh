@@ -3,8 +3,8 @@
 # (kafka-topics.sh). Idempotent: `--if-not-exists`, and an existing topic keeps its partitions
 # and configs, so the Job can run before every install and upgrade.
 #
-# Environment: BOOTSTRAP (host:port,...), REPLICATION_FACTOR, TOPICS (one "name partitions"
-# per line), TOPIC_CONFIGS (space-separated key=value, may be empty), COMMAND_CONFIG (a client
+# Environment: BOOTSTRAP (host:port,...), REPLICATION_FACTOR, TOPICS (one "name partitions
+# retention.ms" per line; retention optional), TOPIC_CONFIGS (space-separated key=value, may be empty), COMMAND_CONFIG (a client
 # properties file for a secured cluster, optional), KAFKA_TOPICS (the tool; default the
 # apache/kafka image's).
 set -euo pipefail
@@ -16,9 +16,11 @@ for config in ${TOPIC_CONFIGS:-}; do configs+=(--config "$config"); done
 
 # The broker may still be starting (the dev profile installs it with the release).
 until "$kafka" "${args[@]}" --list >/dev/null; do echo "waiting for Kafka at $BOOTSTRAP"; sleep 3; done
-while read -r topic partitions; do
+while read -r topic partitions retention; do
   [ -n "$topic" ] || continue
+  retention_config=()
+  if [ -n "$retention" ]; then retention_config=(--config "retention.ms=$retention"); fi
   "$kafka" "${args[@]}" --create --if-not-exists --topic "$topic" --partitions "$partitions" \
-    --replication-factor "$REPLICATION_FACTOR" "${configs[@]}"
+    --replication-factor "$REPLICATION_FACTOR" "${configs[@]}" "${retention_config[@]}"
   echo "topic $topic: present"
 done <<<"$TOPICS"

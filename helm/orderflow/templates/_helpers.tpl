@@ -77,10 +77,10 @@ consumer groups' dead-letter topics.
 {{- define "orderflow.topics" -}}
 {{- $ns := .Values.kafka.namespace }}
 {{- range list "orders" "payments" "shipments" }}
-{{ printf "%s%s" $ns . }} {{ $.Values.topics.partitions }}
+{{ printf "%s%s" $ns . }} {{ $.Values.topics.partitions }} {{ int64 $.Values.topics.retentionMs }}
 {{- end }}
 {{- range list "order-service" "order-status-projector" "payment-service" "shipping-service" }}
-{{ printf "%s%s.dlq" $ns . }} {{ $.Values.topics.deadLetterPartitions }}
+{{ printf "%s%s.dlq" $ns . }} {{ $.Values.topics.deadLetterPartitions }} {{ int64 $.Values.topics.deadLetterRetentionMs }}
 {{- end }}
 {{- end }}
 
