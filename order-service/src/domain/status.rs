@@ -6,10 +6,11 @@
 //! function of the facts, not of the order they arrived in.
 
 use schemas::DomainEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// An order's status, derived from its facts by [`Facts::status`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
     Pending,
@@ -50,6 +51,34 @@ impl OrderStatus {
         OrderStatus::ALL
             .into_iter()
             .find(|status| status.as_str() == s)
+    }
+}
+
+/// What became of a customer's cancellation request: `REQUESTED`, then shipping's decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CancellationStatus {
+    Requested,
+    Accepted,
+    Rejected,
+}
+
+impl CancellationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "REQUESTED",
+            Self::Accepted => "ACCEPTED",
+            Self::Rejected => "REJECTED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "REQUESTED" => Some(Self::Requested),
+            "ACCEPTED" => Some(Self::Accepted),
+            "REJECTED" => Some(Self::Rejected),
+            _ => None,
+        }
     }
 }
 
