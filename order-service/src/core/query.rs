@@ -25,9 +25,7 @@ use uuid::Uuid;
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct OrderView {
     pub order_id: Uuid,
-    #[schema(value_type = String)]
     pub customer_id: String,
-    #[schema(value_type = String)]
     pub currency: String,
     pub items: Vec<Item>,
     pub total_cents: i64,

@@ -170,7 +170,7 @@ pub struct NewOrderRequest {
     items: Field<Vec<Field<Closed<ItemRequest>>>>,
 }
 
-/// One item of [`NewOrderRequest`] as sent.
+/// One item of a new order as sent.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ItemRequest {

@@ -9,7 +9,7 @@ use schemas::{DomainEvent, PaymentStatus, ShipmentStatus};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-/// An order's status, derived from its facts by [`Facts::status`].
+/// An order's status, derived from the events applied to it (`Facts::status`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
