@@ -14,6 +14,7 @@
 #   make images | images-check   service images (podman); run them against the stack
 #   make kind-up | kind-down     orderflow on a kind cluster (needs Docker or podman)
 #   make grpcurl                 the grpcurl the gRPC tests call (cached outside the clone)
+#   make api-check               schemathesis, every check, against the three running services
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -37,7 +38,7 @@ TEST_ARGS ?=
 TEST_ENV = eval "$$($(STACK) env)"
 
 .PHONY: help up down status logs infra env test bench fmt clippy chart-check images \
-	images-check kind-up kind-down
+	images-check kind-up kind-down api-check
 
 # --- gRPC (issue 11) ---------------------------------------------------------------------
 # grpcurl, which the gRPC tests run against the service's reflection, is built with
@@ -87,6 +88,8 @@ test: infra grpcurl
 	# The end-to-end tests run the service binaries as processes.
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace $(TEST_ARGS)
+	# The REST contract: each service fuzzed from its generated OpenAPI document.
+	$(MAKE) --no-print-directory api-check
 	# Kubernetes delivery: the Helm chart, and the service images against the stack.
 	$(MAKE) --no-print-directory chart-check
 	$(MAKE) --no-print-directory images-check
@@ -101,6 +104,33 @@ fmt:
 
 clippy:
 	cd $(ROOT) && $(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# --- The REST contract (issue 10) -------------------------------------------------------
+# schemathesis (pinned in deploy/tools.sh, in a venv under /var/cache/orderflow/tools) runs
+# every check against each service's /openapi.json, which the services generate from their
+# code; `deploy/schemathesis/<service>.toml`, where present, holds the few narrow settings,
+# each with its reason. It
+# starts the whole stack (services included) first. API_CHECK_EXAMPLES bounds the test cases
+# per operation and phase, so the three runs take about a minute; any failure fails the target.
+API_CHECK_EXAMPLES ?= 20
+
+api-check:
+	$(STACK) up
+	eval "$$($(STACK) env)"
+	SCHEMATHESIS=$$($(TOOLS) schemathesis)
+	# Its cache of failing cases (replayed first next time) stays in the git-ignored .local/.
+	cd $(ROOT)/.local
+	failed=0
+	for service in order:$$ORDERFLOW_ORDER_URL payment:$$ORDERFLOW_PAYMENT_URL \
+	    shipping:$$ORDERFLOW_SHIPPING_URL; do
+	  name=$${service%%:*}-service url=$${service#*:}
+	  config=$(ROOT)/deploy/schemathesis/$$name.toml
+	  echo "== schemathesis $$name: $$url/openapi.json"
+	  "$$SCHEMATHESIS" $$([[ -f $$config ]] && echo --config-file "$$config") \
+	    run "$$url/openapi.json" --checks all --max-examples $(API_CHECK_EXAMPLES) \
+	    --request-timeout 10 --generation-database none --no-color || failed=1
+	done
+	exit $$failed
 
 # --- Kubernetes delivery: chart checks, images, kind ------------------------------------
 # Tools (helm 3 and 4, kubeconform, a Python venv with kubernetes-validate and pytest, the

@@ -9,6 +9,8 @@
 #   kubeconform   kubeconform, likewise
 #   kind          kind, likewise (for `make kind-up`; not used by the checks)
 #   python        a Python venv with kubernetes-validate, pytest and PyYAML; prints its python
+#   schemathesis  schemathesis (the REST API fuzzer of `make api-check`) in a venv of its own,
+#                 so its dependencies never move the chart tests' pins; prints its executable
 #   schemas VER   kubernetes-validate's strict JSON schemas of Kubernetes VER (e.g. 1.30)
 #                 with their $id/$ref rewritten to local files, as kubeconform reads them;
 #                 prints the folder
@@ -32,6 +34,7 @@ HELM4_VERSION=v4.3.1
 KUBECONFORM_VERSION=v0.7.0
 KIND_VERSION=v0.33.0
 PY_REQUIREMENTS=(kubernetes-validate==1.37.0 pytest==9.2.0 pyyaml==6.0.3)
+SCHEMATHESIS_REQUIREMENTS=(schemathesis==4.32.5)
 
 say() { printf '[tools] %s\n' "$*" >&2; }
 
@@ -55,18 +58,23 @@ go_tool() {
   echo "$bin"
 }
 
-python_venv() {
-  local venv="$TOOLS/venv" stamp
-  stamp=$(printf '%s\n' "${PY_REQUIREMENTS[@]}" | sha256sum | cut -c1-16)
+# venv <folder> <requirement>...: a Python venv under TOOLS holding exactly these pins,
+# (re)installed when they change; prints its bin folder.
+venv() {
+  local venv="$TOOLS/$1" stamp
+  shift
+  stamp=$(printf '%s\n' "$@" | sha256sum | cut -c1-16)
   if [[ ! -f $venv/.stamp-$stamp ]]; then
-    say "Python venv $venv: ${PY_REQUIREMENTS[*]}"
+    say "Python venv $venv: $*"
     python3 -m venv "$venv" >&2 ||
       { apt_install python3-venv && python3 -m venv "$venv" >&2; }
-    "$venv/bin/pip" install -q "${PY_REQUIREMENTS[@]}" >&2
+    "$venv/bin/pip" install -q "$@" >&2
     touch "$venv/.stamp-$stamp"
   fi
-  echo "$venv/bin/python"
+  echo "$venv/bin"
 }
+
+python_venv() { echo "$(venv venv "${PY_REQUIREMENTS[@]}")/python"; }
 
 # kubernetes-validate's schemas name each other by absolute URLs ($id
 # https://kubernetes.io/api/..., $ref /api/_definitions.json#...); kubeconform reads plain
@@ -161,6 +169,7 @@ case ${1:-} in
     ;;
   kind) go_tool "kind-$KIND_VERSION" "sigs.k8s.io/kind@$KIND_VERSION" kind ;;
   python) python_venv ;;
+  schemathesis) echo "$(venv venv-schemathesis "${SCHEMATHESIS_REQUIREMENTS[@]}")/schemathesis" ;;
   schemas) schemas "${2:-}" ;;
   podman) containers_conf ;;
   containerd) command -v containerd >/dev/null || apt_install containerd ;;

@@ -30,7 +30,8 @@
 #   status    One line per component: name, running/stopped, pid, address, e.g.
 #             "kafka  running  pid 1234  127.0.0.1:9092 (controller ...)". Exit 0.
 #   logs      tail -n 200 of the component's log (all logs when none is named).
-#   env       Print `export` lines for the tests (ORDERFLOW_TEST_KAFKA, ...).
+#   env       Print `export` lines for the tests (ORDERFLOW_TEST_KAFKA, ...) and the
+#             services' URLs (ORDERFLOW_ORDER_URL, ..._PAYMENT_URL, ..._SHIPPING_URL).
 #   destroy   down, then delete the stack's state folder (data, logs, pids).
 #   kafka-topics ARGS...
 #             Kafka's kafka-topics tool (TopicCommand) from the stack's Kafka jars,
@@ -1014,8 +1015,13 @@ status_component() {
 print_env() {
   local name value
   for name in ORDERFLOW_TEST_KAFKA ORDERFLOW_TEST_REGISTRY ORDERFLOW_TEST_DATABASE_URL \
-      ORDERFLOW_STACK_SCRIPT ORDERFLOW_STACK ORDERFLOW_PORT_OFFSET; do
+      ORDERFLOW_STACK_SCRIPT ORDERFLOW_STACK ORDERFLOW_PORT_OFFSET \
+      ORDERFLOW_ORDER_URL ORDERFLOW_PAYMENT_URL ORDERFLOW_SHIPPING_URL; do
     case $name in
+      # The stack's own services (`make api-check` fuzzes them).
+      ORDERFLOW_ORDER_URL) value="http://127.0.0.1:$ORDER_PORT" ;;
+      ORDERFLOW_PAYMENT_URL) value="http://127.0.0.1:$PAYMENT_PORT" ;;
+      ORDERFLOW_SHIPPING_URL) value="http://127.0.0.1:$SHIPPING_PORT" ;;
       ORDERFLOW_TEST_KAFKA) value="127.0.0.1:$KAFKA_PORT" ;;
       ORDERFLOW_TEST_REGISTRY) value="$CCOMPAT" ;;
       ORDERFLOW_TEST_DATABASE_URL) value="postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres" ;;

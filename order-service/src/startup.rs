@@ -13,6 +13,7 @@ use platform::app::{Platform, Running, StartError};
 use schemas::Topic;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi as _;
 
 /// The service's tables, after the platform's; public for tools and benches that need them.
 pub const MIGRATIONS: &[platform::db::Migration] = &[
@@ -34,8 +35,6 @@ pub const MIGRATIONS: &[platform::db::Migration] = &[
     ),
 ];
 
-const OPENAPI: &str = include_str!("openapi.json");
-
 pub struct Application;
 
 impl Application {
@@ -56,11 +55,11 @@ impl Application {
             watchers: watchers.clone(),
         });
         let mut running = platform.serve(
+            http::ApiDoc::openapi(),
             move |cfg| {
                 cfg.app_data(state.clone());
                 http::routes(cfg);
             },
-            OPENAPI,
             shutdown,
         )?;
         running.spawn_consumer(platform.consumer(

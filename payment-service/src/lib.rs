@@ -6,7 +6,8 @@
 //! - [`settings`]: the service's settings (prefix `PAYMENT__`, plus `PAYMENT_LIMIT_CENTS`).
 //! - [`handlers`]: the `payment-service` consumer group on `orders`
 //!   ([`handlers::orders`]).
-//! - [`http`]: read-only REST views ([`http::payments`]).
+//! - [`http`]: read-only REST views ([`http::payments`]), each with its `#[utoipa::path]`,
+//!   from which `GET /openapi.json` is generated.
 //! - `migrations/`: the `payments` table.
 
 pub mod handlers;

@@ -76,32 +76,42 @@ impl Platform {
     }
 
     /// Starts the HTTP server with the shared endpoints, middleware and error answers plus the
-    /// service's own routes (`routes`; handlers can take `web::Data<Pool>`), and the outbox
-    /// relay when enabled. The service then
-    /// adds its consumers with [`Running::spawn`].
+    /// service's own routes (`routes`, registered through `utoipa_actix_web` so that each is
+    /// documented where it is routed; handlers can take `web::Data<Pool>`), serving the
+    /// OpenAPI document generated from them and `api` (the service's title and description),
+    /// and the outbox relay when enabled. The service then adds its consumers with
+    /// [`Running::spawn`].
     pub fn serve<F>(
         &self,
+        api: utoipa::openapi::OpenApi,
         routes: F,
-        openapi: &'static str,
         shutdown: CancellationToken,
     ) -> Result<Running, StartError>
     where
-        F: Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
+        F: Fn(&mut utoipa_actix_web::service_config::ServiceConfig) + Clone + Send + 'static,
     {
         use actix_web::{middleware, web, App, HttpServer};
+        use utoipa_actix_web::AppExt;
         let http = &self.settings.http;
         let listener = std::net::TcpListener::bind((http.host.as_str(), http.port))?;
         let port = listener.local_addr()?.port();
         let readiness = self.readiness();
         let pool = web::Data::new(self.pool.clone());
+        // The document once, from the same registrations the workers make.
+        let (_, api) = App::new()
+            .into_utoipa_app()
+            .openapi(api)
+            .configure(routes.clone())
+            .split_for_parts();
+        let document = web::Data::new(crate::http::openapi::document(api));
         let server = HttpServer::new(move || {
-            let routes = routes.clone();
             App::new()
+                .into_utoipa_app()
+                .configure(routes.clone())
+                .into_app()
                 .wrap(middleware::from_fn(crate::http::trace::request_span))
                 .app_data(pool.clone())
-                .configure(|cfg| crate::http::configure(cfg, readiness.clone(), openapi))
-                .configure(routes)
-                .default_service(web::to(crate::http::not_found))
+                .configure(|cfg| crate::http::configure(cfg, readiness.clone(), document.clone()))
         })
         .listen(listener)?
         // Shutdown comes from our token (see `Running`), not from actix's own signal handling.

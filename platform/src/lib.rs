@@ -12,7 +12,9 @@
 //!   topic ([`consumer::dlq`]).
 //! - [`registry`]: the schema registry client (Confluent wire format) and error classes.
 //! - [`kafka`]: client configurations.
-//! - [`http`]: problem+json, health, metrics, trace continuation for actix-web.
+//! - [`http`]: problem+json, health, metrics, trace continuation for actix-web; request
+//!   validation by deserialization ([`http::validate`]); the generated OpenAPI document and
+//!   the 404/405 answers ([`http::openapi`]).
 //! - [`telemetry`]: tracing, OTLP export, `traceparent` in and out.
 //! - [`metrics`]: the Prometheus registry.
 //! - [`backoff`], [`secret`], [`shutdown`]: small shared pieces.

@@ -10,6 +10,7 @@
 //!   field, so the two can never drift apart.
 //! - [`codec`]: Avro binary datum encoding (what the outbox stores) and decoding with schema
 //!   resolution (writer schema from the registry, reader schema compiled in).
+//! - [`status`]: the payment and shipment statuses the services store and show.
 //!
 //! Topics and keys: `orders`, `payments`, `shipments`; the key of every event is its
 //! `order_id` as UTF-8 text, so one order's events keep their order within a topic.
@@ -18,7 +19,9 @@
 pub mod catalog;
 pub mod codec;
 pub mod events;
+pub mod status;
 
 pub use catalog::Topic;
 pub use codec::CodecError;
 pub use events::*;
+pub use status::{PaymentStatus, ShipmentStatus};

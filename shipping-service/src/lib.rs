@@ -8,7 +8,8 @@
 //!   ([`handlers::events`]).
 //! - [`core`]: the order lock and shipment state changes ([`core::warehouse`] for dispatch
 //!   and delivery).
-//! - [`http`]: REST endpoints ([`http::shipments`]).
+//! - [`http`]: REST endpoints ([`http::shipments`]), each with its `#[utoipa::path]`, from
+//!   which `GET /openapi.json` is generated.
 //! - `migrations/`: the `shipping_orders` and `shipments` tables.
 
 pub mod core;

@@ -5,13 +5,12 @@ use crate::{handlers::events, http, settings::Settings};
 use platform::app::{Platform, Running, StartError};
 use schemas::Topic;
 use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi as _;
 
 const MIGRATIONS: &[platform::db::Migration] = &[(
     "shipping_0001_shipments",
     include_str!("../migrations/0001_shipments.sql"),
 )];
-
-const OPENAPI: &str = include_str!("openapi.json");
 
 pub struct Application;
 
@@ -21,7 +20,7 @@ impl Application {
         shutdown: CancellationToken,
     ) -> Result<Running, StartError> {
         let platform = Platform::build(settings.common, MIGRATIONS).await?;
-        let mut running = platform.serve(http::routes, OPENAPI, shutdown)?;
+        let mut running = platform.serve(http::ApiDoc::openapi(), http::routes, shutdown)?;
         running.spawn_consumer(platform.consumer(
             events::GROUP,
             &[Topic::Payments, Topic::Orders],

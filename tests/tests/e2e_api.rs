@@ -304,8 +304,12 @@ async fn every_bad_input_is_answered_with_a_problem() {
         "limit=0",
         "limit=201",
         "limit=x",
+        "limit=true",
+        "limit=1.5",
         "status=LOST",
+        "customer_id=no%20spaces",
         "cursor=nonsense",
+        "cursor=1_0191f0a46d3e7c1a9a4e1f2d3c4b5a6",
     ] {
         let response = http
             .get(services.url(Service::Order, &format!("/orders?{query}")))
@@ -621,8 +625,69 @@ async fn every_service_serves_health_metrics_and_its_openapi_document() {
         assert!(metrics.text().await.unwrap().contains("# TYPE"));
         let openapi = expect_json(get("/openapi.json").await.unwrap(), StatusCode::OK).await;
         assert!(openapi["openapi"].is_string(), "{}", service.binary());
-        assert!(openapi["paths"].is_object(), "{}", service.binary());
+        assert_eq!(openapi["info"]["title"], service.binary());
+        // Generated from the routes: the shared ones and the service's own, with their errors
+        // as problems.
+        let (path, method) = match service {
+            Service::Order => ("/orders/{order_id}/cancel", "post"),
+            Service::Payment => ("/payments/{payment_id}", "get"),
+            Service::Shipping => ("/shipments/{shipment_id}/dispatch", "post"),
+        };
+        let operation = &openapi["paths"][path][method];
+        for status in ["400", "404", "503"] {
+            assert_eq!(
+                operation["responses"][status]["content"]["application/problem+json"]["schema"]
+                    ["$ref"],
+                "#/components/schemas/Problem",
+                "{path} {status}"
+            );
+        }
+        for shared in ["/health/live", "/health/ready", "/metrics", "/openapi.json"] {
+            assert!(openapi["paths"][shared]["get"].is_object(), "{shared}");
+        }
     }
+}
+
+#[tokio::test]
+async fn an_unsupported_method_on_a_known_path_is_405_with_allow() {
+    let services = Services::start().await;
+    let trace = reqwest::Method::from_bytes(b"TRACE").unwrap();
+    for (service, path, allow) in [
+        (Service::Order, "/orders", "GET, POST"),
+        (
+            Service::Order,
+            "/orders/0191f0a4-6d3e-7c1a-9a4e-1f2d3c4b5a69",
+            "GET",
+        ),
+        (Service::Payment, "/payments", "GET"),
+        (Service::Shipping, "/shipments/x/deliver", "POST"),
+    ] {
+        for method in [reqwest::Method::DELETE, reqwest::Method::PUT, trace.clone()] {
+            let response = services
+                .http
+                .request(method.clone(), services.url(service, path))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response
+                    .headers()
+                    .get(header::ALLOW)
+                    .map(|v| v.to_str().unwrap()),
+                Some(allow),
+                "{method} {path}"
+            );
+            expect_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+        }
+    }
+    // Elsewhere it stays 404.
+    let response = services
+        .http
+        .delete(services.url(Service::Order, "/orders/x/nothing"))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(response, StatusCode::NOT_FOUND).await;
 }
 
 #[tokio::test]

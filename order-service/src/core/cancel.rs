@@ -2,6 +2,7 @@
 //! the parcel left), and the order is cancelled for good when shipping accepts.
 
 use super::OrderError;
+use crate::domain::status::OrderStatus;
 use platform::db::Pool;
 use platform::outbox;
 use schemas::{EventHeader, OrderCancellationRequested};
@@ -31,12 +32,12 @@ pub async fn request_cancellation(
         )
         .await?
         .ok_or(OrderError::NotFound)?;
-    let (cancelled, requested, status): (bool, bool, Option<String>) =
-        (row.get(0), row.get(1), row.get(2));
-    if cancelled || status.as_deref() == Some("CANCELLED") {
+    let (cancelled, requested): (bool, bool) = (row.get(0), row.get(1));
+    let status = row.get::<_, Option<&str>>(2).and_then(OrderStatus::parse);
+    if cancelled || status == Some(OrderStatus::Cancelled) {
         return Ok(CancelOutcome::AlreadyCancelled);
     }
-    if matches!(status.as_deref(), Some("SHIPPED" | "DELIVERED")) {
+    if matches!(status, Some(OrderStatus::Shipped | OrderStatus::Delivered)) {
         return Err(OrderError::AlreadyShipped);
     }
     if !requested {

@@ -52,8 +52,8 @@ pub async fn place_order(
             &insert,
             &[
                 &order_id,
-                &order.customer_id,
-                &order.currency,
+                &order.customer_id.as_str(),
+                &order.currency.as_str(),
                 &items,
                 &total_cents,
                 &idempotency_key,
@@ -80,15 +80,15 @@ pub async fn place_order(
 
     let placed = OrderPlaced {
         header: EventHeader::new(order_id),
-        customer_id: order.customer_id.clone(),
-        currency: order.currency.clone(),
+        customer_id: order.customer_id.as_str().to_owned(),
+        currency: order.currency.as_str().to_owned(),
         items: order
             .items
             .iter()
             .map(|i| OrderItem {
-                sku: i.sku.clone(),
-                quantity: i.quantity,
-                unit_price_cents: i.unit_price_cents,
+                sku: i.sku.as_str().to_owned(),
+                quantity: i.quantity.get(),
+                unit_price_cents: i.unit_price_cents.get(),
             })
             .collect(),
         total_cents,

@@ -1,177 +1,274 @@
 //! Validation of a new order: the rules of `POST /orders`, each failure naming its field.
+//!
+//! The body deserializes into [`NewOrderRequest`], whose members are [`Field`]s of newtypes
+//! that check their own rule ([`CustomerId`], [`Currency`], [`Sku`], [`Quantity`],
+//! [`UnitPriceCents`]); [`NewOrder::try_from`] then collects every broken rule, so a client
+//! learns all of them from one 422. The OpenAPI schema derives from the same types.
 
-use platform::http::FieldError;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use platform::http::{
+    validate::{checked, integer_schema, string_schema, Closed, Errors, Field},
+    FieldError,
+};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{openapi::schema::Schema, openapi::RefOr, PartialSchema, ToSchema};
 
-/// The request body as sent: any JSON object. Its members are checked one by one, so that a
-/// missing, unknown or wrongly typed one is reported like any other invalid field (422 with
-/// its name and our message) rather than as a parse failure that names no field. (A struct
-/// deserialized by serde would also accept a JSON array, member by position.)
-pub type NewOrderRequest = serde_json::Map<String, Value>;
+const MAX_ITEMS: usize = 100;
+const IDENTIFIER_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
+const IDENTIFIER_RULE: &str = "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'";
+
+fn valid_identifier(value: String) -> Option<String> {
+    ((1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')))
+    .then_some(value)
+}
+
+/// Who placed the order: 1-64 characters of `A-Za-z0-9._-`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct CustomerId(String);
+
+impl CustomerId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for CustomerId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, IDENTIFIER_RULE, |s| valid_identifier(s).map(CustomerId))
+    }
+}
+
+impl PartialSchema for CustomerId {
+    fn schema() -> RefOr<Schema> {
+        string_schema(IDENTIFIER_PATTERN, "The customer's id")
+    }
+}
+
+impl ToSchema for CustomerId {}
+
+/// An ISO 4217 currency code: 3 uppercase letters.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Currency(String);
+
+impl Currency {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, "must be 3 uppercase letters (ISO 4217)", |s: String| {
+            (s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase())).then_some(Currency(s))
+        })
+    }
+}
+
+impl PartialSchema for Currency {
+    fn schema() -> RefOr<Schema> {
+        string_schema("^[A-Z]{3}$", "ISO 4217 currency code")
+    }
+}
+
+impl ToSchema for Currency {}
+
+/// A stock keeping unit: 1-64 characters of `A-Za-z0-9._-`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Sku(String);
+
+impl Sku {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Sku {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, IDENTIFIER_RULE, |s| valid_identifier(s).map(Sku))
+    }
+}
+
+impl PartialSchema for Sku {
+    fn schema() -> RefOr<Schema> {
+        string_schema(IDENTIFIER_PATTERN, "The item's stock keeping unit")
+    }
+}
+
+impl ToSchema for Sku {}
+
+/// How many of an item: 1 to 1000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Quantity(i32);
+
+impl Quantity {
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Quantity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, "must be an integer from 1 to 1000", |n: i32| {
+            (1..=1000).contains(&n).then_some(Quantity(n))
+        })
+    }
+}
+
+impl PartialSchema for Quantity {
+    fn schema() -> RefOr<Schema> {
+        integer_schema(1, 1000, "How many")
+    }
+}
+
+impl ToSchema for Quantity {}
+
+/// An item's price in cents: 0 to 100,000,000.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct UnitPriceCents(i64);
+
+impl UnitPriceCents {
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for UnitPriceCents {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        checked(d, "must be an integer from 0 to 100000000", |n: i64| {
+            (0..=100_000_000).contains(&n).then_some(UnitPriceCents(n))
+        })
+    }
+}
+
+impl PartialSchema for UnitPriceCents {
+    fn schema() -> RefOr<Schema> {
+        integer_schema(0, 100_000_000, "Price of one, in cents")
+    }
+}
+
+impl ToSchema for UnitPriceCents {}
+
+/// The body of `POST /orders` as sent.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrderRequest {
+    #[serde(default)]
+    #[schema(value_type = CustomerId, required = true)]
+    customer_id: Field<CustomerId>,
+    #[serde(default)]
+    #[schema(value_type = Currency, required = true)]
+    currency: Field<Currency>,
+    #[serde(default)]
+    #[schema(value_type = Vec<ItemRequest>, required = true, min_items = 1, max_items = 100)]
+    items: Field<Vec<Field<Closed<ItemRequest>>>>,
+}
+
+/// One item of a new order as sent.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemRequest {
+    #[serde(default)]
+    #[schema(value_type = Sku, required = true)]
+    sku: Field<Sku>,
+    #[serde(default)]
+    #[schema(value_type = Quantity, required = true)]
+    quantity: Field<Quantity>,
+    #[serde(default)]
+    #[schema(value_type = UnitPriceCents, required = true)]
+    unit_price_cents: Field<UnitPriceCents>,
+}
 
 /// A valid order; its JSON form is also the normalized request used for idempotency.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct NewOrder {
-    pub customer_id: String,
-    pub currency: String,
+    pub customer_id: CustomerId,
+    pub currency: Currency,
     pub items: Vec<Item>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// An item of an order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Item {
-    pub sku: String,
-    pub quantity: i32,
-    pub unit_price_cents: i64,
+    pub sku: Sku,
+    pub quantity: Quantity,
+    pub unit_price_cents: UnitPriceCents,
 }
 
 impl NewOrder {
     pub fn total_cents(&self) -> i64 {
-        // Bounded by the limits below: 100 items * 1000 * 1e8 fits in i64.
+        // Bounded by the newtypes' rules: 100 items * 1000 * 1e8 fits in i64.
         self.items
             .iter()
-            .map(|i| i64::from(i.quantity) * i.unit_price_cents)
+            .map(|i| i64::from(i.quantity.get()) * i.unit_price_cents.get())
             .sum()
     }
 }
 
-const MAX_ITEMS: usize = 100;
-const ORDER_FIELDS: [&str; 3] = ["customer_id", "currency", "items"];
-const ITEM_FIELDS: [&str; 3] = ["sku", "quantity", "unit_price_cents"];
-const IDENTIFIER_RULE: &str = "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'";
-
-fn valid_identifier(value: &str) -> bool {
-    (1..=64).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-}
-
-/// A required string member: "is required" when absent, null or empty; `rule` when of another
-/// type or not `valid`.
-fn required_string(
-    errors: &mut Vec<FieldError>,
-    field: &str,
-    value: Option<Value>,
-    rule: &str,
-    valid: fn(&str) -> bool,
-) -> String {
-    match value {
-        None | Some(Value::Null) => errors.push(FieldError::new(field, "is required")),
-        Some(Value::String(s)) if s.is_empty() => {
-            errors.push(FieldError::new(field, "is required"))
-        }
-        Some(Value::String(s)) if valid(&s) => return s,
-        Some(_) => errors.push(FieldError::new(field, rule)),
-    }
-    String::new()
-}
-
-fn valid_currency(value: &str) -> bool {
-    value.len() == 3 && value.bytes().all(|b| b.is_ascii_uppercase())
-}
-
-/// A member that must be an integer in `range`.
-fn integer_in(value: Option<&Value>, range: std::ops::RangeInclusive<i64>) -> Option<i64> {
-    value.and_then(Value::as_i64).filter(|n| range.contains(n))
-}
-
-impl TryFrom<NewOrderRequest> for NewOrder {
+impl TryFrom<Closed<NewOrderRequest>> for NewOrder {
     type Error = Vec<FieldError>;
 
-    fn try_from(mut request: NewOrderRequest) -> Result<Self, Self::Error> {
-        let mut errors = Vec::new();
-        for unknown in request
-            .keys()
-            .filter(|k| !ORDER_FIELDS.contains(&k.as_str()))
-        {
-            errors.push(FieldError::new(unknown, "is not a field of an order"));
-        }
-        let customer_id = required_string(
-            &mut errors,
-            "customer_id",
-            request.remove("customer_id"),
-            IDENTIFIER_RULE,
-            valid_identifier,
-        );
-        let currency = required_string(
-            &mut errors,
-            "currency",
-            request.remove("currency"),
-            "must be 3 uppercase letters (ISO 4217)",
-            valid_currency,
-        );
+    fn try_from(request: Closed<NewOrderRequest>) -> Result<Self, Self::Error> {
+        let mut errors = Errors::default();
+        errors.unknown("", &request.unknown, "is not a field of an order");
+        let request = request.value;
+        let customer_id = errors.required("customer_id", request.customer_id);
+        let currency = errors.required("currency", request.currency);
         let items_rule = format!("must hold 1 to {MAX_ITEMS} items");
-        let requested = match request.remove("items") {
-            None | Some(Value::Null) => {
-                errors.push(FieldError::new("items", items_rule));
-                Vec::new()
-            }
-            Some(Value::Array(items)) => {
+        let requested = match request.items {
+            Field::Valid(items) => {
                 if items.is_empty() || items.len() > MAX_ITEMS {
-                    errors.push(FieldError::new("items", items_rule));
+                    errors.push("items", items_rule);
                 }
                 items
             }
-            Some(_) => {
-                errors.push(FieldError::new(
+            Field::Absent => {
+                errors.push("items", items_rule);
+                Vec::new()
+            }
+            Field::Invalid(_) => {
+                errors.push(
                     "items",
                     format!("must be an array of 1 to {MAX_ITEMS} items"),
-                ));
+                );
                 Vec::new()
             }
         };
         let mut items = Vec::with_capacity(requested.len());
         for (i, item) in requested.into_iter().enumerate() {
-            let field = |name: &str| format!("items[{i}].{name}");
-            let Value::Object(item) = item else {
-                errors.push(FieldError::new(
+            let Field::Valid(item) = item else {
+                errors.push(
                     format!("items[{i}]"),
                     "must be an object with sku, quantity and unit_price_cents",
-                ));
+                );
                 continue;
             };
-            for unknown in item.keys().filter(|k| !ITEM_FIELDS.contains(&k.as_str())) {
-                errors.push(FieldError::new(field(unknown), "is not a field of an item"));
-            }
-            let sku = match item.get("sku") {
-                Some(Value::String(sku)) if valid_identifier(sku) => sku.clone(),
-                _ => {
-                    errors.push(FieldError::new(field("sku"), IDENTIFIER_RULE));
-                    String::new()
-                }
-            };
-            let quantity = integer_in(item.get("quantity"), 1..=1000).unwrap_or_else(|| {
-                errors.push(FieldError::new(
-                    field("quantity"),
-                    "must be an integer from 1 to 1000",
-                ));
-                0
-            });
-            let price =
-                integer_in(item.get("unit_price_cents"), 0..=100_000_000).unwrap_or_else(|| {
-                    errors.push(FieldError::new(
-                        field("unit_price_cents"),
-                        "must be an integer from 0 to 100000000",
-                    ));
-                    0
+            let field = |name: &str| format!("items[{i}].{name}");
+            errors.unknown(&field(""), &item.unknown, "is not a field of an item");
+            let sku = errors.required(&field("sku"), item.value.sku);
+            let quantity = errors.required(&field("quantity"), item.value.quantity);
+            let price = errors.required(&field("unit_price_cents"), item.value.unit_price_cents);
+            if let (Some(sku), Some(quantity), Some(unit_price_cents)) = (sku, quantity, price) {
+                items.push(Item {
+                    sku,
+                    quantity,
+                    unit_price_cents,
                 });
-            items.push(Item {
-                sku,
-                // In 1..=1000 when valid (checked above).
-                quantity: quantity as i32,
-                unit_price_cents: price,
-            });
+            }
         }
-        if errors.is_empty() {
-            Ok(NewOrder {
-                customer_id,
-                currency,
+        errors.finish(|| {
+            Some(NewOrder {
+                customer_id: customer_id?,
+                currency: currency?,
                 items,
             })
-        } else {
-            Err(errors)
-        }
+        })
     }
 }
 
@@ -179,7 +276,7 @@ impl TryFrom<NewOrderRequest> for NewOrder {
 mod tests {
     use super::*;
 
-    fn request(json: serde_json::Value) -> NewOrderRequest {
+    fn request(json: serde_json::Value) -> Closed<NewOrderRequest> {
         serde_json::from_value(json).unwrap()
     }
 
@@ -261,6 +358,6 @@ mod tests {
 
     #[test]
     fn a_body_that_is_no_object_is_refused() {
-        assert!(serde_json::from_str::<NewOrderRequest>(r#"["c", "EUR", []]"#).is_err());
+        assert!(serde_json::from_str::<Closed<NewOrderRequest>>(r#"["c", "EUR", []]"#).is_err());
     }
 }

@@ -5,11 +5,12 @@
 //! its own lifecycle (a later stage never goes back to an earlier one), and the status is a
 //! function of the facts, not of the order they arrived in.
 
-use schemas::DomainEvent;
-use serde::Serialize;
+use schemas::{DomainEvent, PaymentStatus, ShipmentStatus};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// An order's status, derived from the events applied to it (`Facts::status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum OrderStatus {
     Pending,
@@ -53,30 +54,55 @@ impl OrderStatus {
     }
 }
 
-/// A lifecycle stage with a rank: facts keep the highest-ranked stage seen.
-fn payment_rank(status: &str) -> u8 {
-    match status {
-        "AUTHORIZED" | "DECLINED" => 1,
-        "REFUNDED" => 2,
-        _ => 0,
+/// What became of a customer's cancellation request: `REQUESTED`, then shipping's decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum CancellationStatus {
+    Requested,
+    Accepted,
+    Rejected,
+}
+
+impl CancellationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Requested => "REQUESTED",
+            Self::Accepted => "ACCEPTED",
+            Self::Rejected => "REJECTED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "REQUESTED" => Some(Self::Requested),
+            "ACCEPTED" => Some(Self::Accepted),
+            "REJECTED" => Some(Self::Rejected),
+            _ => None,
+        }
     }
 }
 
-fn cancellation_request_rank(status: &str) -> u8 {
+/// A lifecycle stage with a rank: facts keep the highest-ranked stage seen (none is 0).
+fn payment_rank(status: PaymentStatus) -> u8 {
     match status {
-        "REQUESTED" => 1,
-        "ACCEPTED" | "REJECTED" => 2,
-        _ => 0,
+        PaymentStatus::Authorized | PaymentStatus::Declined => 1,
+        PaymentStatus::Refunded => 2,
     }
 }
 
-fn shipment_rank(status: &str) -> u8 {
+fn cancellation_request_rank(status: CancellationStatus) -> u8 {
     match status {
-        "SCHEDULED" => 1,
-        "CANCELLED" => 2,
-        "DISPATCHED" => 3,
-        "DELIVERED" => 4,
-        _ => 0,
+        CancellationStatus::Requested => 1,
+        CancellationStatus::Accepted | CancellationStatus::Rejected => 2,
+    }
+}
+
+fn shipment_rank(status: ShipmentStatus) -> u8 {
+    match status {
+        ShipmentStatus::Scheduled => 1,
+        ShipmentStatus::Cancelled => 2,
+        ShipmentStatus::Dispatched => 3,
+        ShipmentStatus::Delivered => 4,
     }
 }
 
@@ -85,14 +111,14 @@ fn shipment_rank(status: &str) -> u8 {
 pub struct Facts {
     pub cancellation_reason: Option<String>,
     pub payment_id: Option<Uuid>,
-    pub payment_status: Option<String>,
+    pub payment_status: Option<PaymentStatus>,
     pub payment_amount: Option<i64>,
     pub decline_reason: Option<String>,
     pub shipment_id: Option<Uuid>,
-    pub shipment_status: Option<String>,
+    pub shipment_status: Option<ShipmentStatus>,
     /// A customer's cancellation request: `REQUESTED`, then shipping's decision, `ACCEPTED`
     /// or `REJECTED` (with `cancellation_rejected_reason`).
-    pub cancellation_request: Option<String>,
+    pub cancellation_request: Option<CancellationStatus>,
     pub cancellation_rejected_reason: Option<String>,
     pub version: i64,
 }
@@ -108,48 +134,60 @@ impl Facts {
                     .get_or_insert_with(|| e.reason.clone());
             }
             DomainEvent::PaymentAuthorized(e) => {
-                self.payment(e.payment_id, e.amount_cents, "AUTHORIZED")
+                self.payment(e.payment_id, e.amount_cents, PaymentStatus::Authorized)
             }
             DomainEvent::PaymentDeclined(e) => {
-                self.payment(e.payment_id, e.amount_cents, "DECLINED");
+                self.payment(e.payment_id, e.amount_cents, PaymentStatus::Declined);
                 self.decline_reason = Some(e.reason.clone());
             }
             DomainEvent::PaymentRefunded(e) => {
-                self.payment(e.payment_id, e.amount_cents, "REFUNDED")
+                self.payment(e.payment_id, e.amount_cents, PaymentStatus::Refunded)
             }
-            DomainEvent::ShipmentScheduled(e) => self.shipment(e.shipment_id, "SCHEDULED"),
-            DomainEvent::ShipmentDispatched(e) => self.shipment(e.shipment_id, "DISPATCHED"),
-            DomainEvent::ShipmentDelivered(e) => self.shipment(e.shipment_id, "DELIVERED"),
-            DomainEvent::ShipmentCancelled(e) => self.shipment(e.shipment_id, "CANCELLED"),
-            DomainEvent::OrderCancellationRequested(_) => self.cancellation_request("REQUESTED"),
-            DomainEvent::CancellationAccepted(_) => self.cancellation_request("ACCEPTED"),
+            DomainEvent::ShipmentScheduled(e) => {
+                self.shipment(e.shipment_id, ShipmentStatus::Scheduled)
+            }
+            DomainEvent::ShipmentDispatched(e) => {
+                self.shipment(e.shipment_id, ShipmentStatus::Dispatched)
+            }
+            DomainEvent::ShipmentDelivered(e) => {
+                self.shipment(e.shipment_id, ShipmentStatus::Delivered)
+            }
+            DomainEvent::ShipmentCancelled(e) => {
+                self.shipment(e.shipment_id, ShipmentStatus::Cancelled)
+            }
+            DomainEvent::OrderCancellationRequested(_) => {
+                self.cancellation_request(CancellationStatus::Requested)
+            }
+            DomainEvent::CancellationAccepted(_) => {
+                self.cancellation_request(CancellationStatus::Accepted)
+            }
             DomainEvent::CancellationRejected(e) => {
-                self.cancellation_request("REJECTED");
+                self.cancellation_request(CancellationStatus::Rejected);
                 self.cancellation_rejected_reason = Some(e.reason.clone());
             }
             DomainEvent::OrderPlaced(_) => {}
         }
     }
 
-    fn payment(&mut self, id: Uuid, amount: i64, status: &str) {
+    fn payment(&mut self, id: Uuid, amount: i64, status: PaymentStatus) {
         self.payment_id = Some(id);
         self.payment_amount = Some(amount);
-        if payment_rank(status) > self.payment_status.as_deref().map_or(0, payment_rank) {
-            self.payment_status = Some(status.to_owned());
+        if payment_rank(status) > self.payment_status.map_or(0, payment_rank) {
+            self.payment_status = Some(status);
         }
     }
 
-    fn cancellation_request(&mut self, status: &str) {
-        let current = self.cancellation_request.as_deref();
+    fn cancellation_request(&mut self, status: CancellationStatus) {
+        let current = self.cancellation_request;
         if cancellation_request_rank(status) > current.map_or(0, cancellation_request_rank) {
-            self.cancellation_request = Some(status.to_owned());
+            self.cancellation_request = Some(status);
         }
     }
 
-    fn shipment(&mut self, id: Uuid, status: &str) {
+    fn shipment(&mut self, id: Uuid, status: ShipmentStatus) {
         self.shipment_id = Some(id);
-        if shipment_rank(status) > self.shipment_status.as_deref().map_or(0, shipment_rank) {
-            self.shipment_status = Some(status.to_owned());
+        if shipment_rank(status) > self.shipment_status.map_or(0, shipment_rank) {
+            self.shipment_status = Some(status);
         }
     }
 
@@ -157,14 +195,14 @@ impl Facts {
         if self.cancellation_reason.is_some() {
             return OrderStatus::Cancelled;
         }
-        match self.shipment_status.as_deref() {
-            Some("DELIVERED") => return OrderStatus::Delivered,
-            Some("DISPATCHED") => return OrderStatus::Shipped,
-            Some("SCHEDULED") => return OrderStatus::ShipmentScheduled,
-            _ => {}
+        match self.shipment_status {
+            Some(ShipmentStatus::Delivered) => return OrderStatus::Delivered,
+            Some(ShipmentStatus::Dispatched) => return OrderStatus::Shipped,
+            Some(ShipmentStatus::Scheduled) => return OrderStatus::ShipmentScheduled,
+            Some(ShipmentStatus::Cancelled) | None => {}
         }
-        match self.payment_status.as_deref() {
-            Some("AUTHORIZED") => OrderStatus::Paid,
+        match self.payment_status {
+            Some(PaymentStatus::Authorized) => OrderStatus::Paid,
             _ => OrderStatus::Pending,
         }
     }
@@ -263,7 +301,7 @@ mod tests {
             }
             .into(),
         );
-        assert_eq!(facts.payment_status.as_deref(), Some("REFUNDED"));
+        assert_eq!(facts.payment_status, Some(PaymentStatus::Refunded));
         assert_eq!(facts.status(), OrderStatus::Cancelled);
     }
 
@@ -284,7 +322,10 @@ mod tests {
         for events in [[&requested, &rejected], [&rejected, &requested]] {
             let mut facts = Facts::default();
             events.iter().for_each(|e| facts.apply(e));
-            assert_eq!(facts.cancellation_request.as_deref(), Some("REJECTED"));
+            assert_eq!(
+                facts.cancellation_request,
+                Some(CancellationStatus::Rejected)
+            );
             assert_eq!(
                 facts.cancellation_rejected_reason.as_deref(),
                 Some("ALREADY_DISPATCHED")

@@ -2,11 +2,12 @@
 
 use super::status;
 use crate::{
-    core::query::{CancellationView, OrderView, PaymentView, ShipmentView},
+    core::query::{CancellationView, ListQuery, OrderView, PaymentView, ShipmentView},
     domain::{new_order::NewOrderRequest, status::OrderStatus},
 };
 use chrono::{DateTime, Utc};
 use orderflow_proto::v1 as pb;
+use platform::http::validate::Closed;
 use platform::http::FieldError;
 use serde_json::{json, Value};
 use std::borrow::Cow;
@@ -26,23 +27,36 @@ pub fn order_id(raw: &str) -> Result<Uuid, Status> {
 /// by the very same rules, names the same fields, and the idempotency store compares the same
 /// normalized form whichever API placed the order. (Proto3 cannot tell an empty string from
 /// an absent one; both are "is required", as in REST.)
-pub fn new_order_request(request: &pb::PlaceOrderRequest) -> NewOrderRequest {
+pub fn new_order_request(request: &pb::PlaceOrderRequest) -> Closed<NewOrderRequest> {
     let items: Vec<Value> = request
         .items
         .iter()
         .map(|i| json!({"sku": i.sku, "quantity": i.quantity, "unit_price_cents": i.unit_price_cents}))
         .collect();
-    NewOrderRequest::from_iter([
-        ("customer_id".to_owned(), json!(request.customer_id)),
-        ("currency".to_owned(), json!(request.currency)),
-        ("items".to_owned(), Value::Array(items)),
-    ])
+    let body = json!({
+        "customer_id": request.customer_id,
+        "currency": request.currency,
+        "items": items,
+    });
+    serde_json::from_value(body).expect("a JSON object reads as a request")
+}
+
+/// The filters of `ListOrders` as REST's query string would carry them, checked by the same
+/// rules.
+pub fn list_query(request: &pb::ListOrdersRequest) -> ListQuery {
+    let query = json!({
+        "customer_id": request.customer_id,
+        "status": status_filter(request.status),
+        "limit": request.limit,
+        "cursor": request.cursor,
+    });
+    serde_json::from_value(query).expect("a JSON object reads as a query")
 }
 
 /// The `status` filter of `ListOrders` as REST's query would name it: `None` for
 /// UNSPECIFIED (any status), the number itself for a value this server does not know (which
 /// then fails validation like an unknown REST status).
-pub fn status_filter(value: i32) -> Option<Cow<'static, str>> {
+fn status_filter(value: i32) -> Option<Cow<'static, str>> {
     match pb::OrderStatus::try_from(value) {
         Ok(pb::OrderStatus::Unspecified) => None,
         Ok(known) => Some(Cow::Borrowed(
@@ -55,9 +69,8 @@ pub fn status_filter(value: i32) -> Option<Cow<'static, str>> {
     }
 }
 
-fn status(view_status: &str) -> pb::OrderStatus {
-    OrderStatus::parse(view_status)
-        .and_then(|s| pb::OrderStatus::from_str_name(&format!("{STATUS_PREFIX}{}", s.as_str())))
+fn status(status: OrderStatus) -> pb::OrderStatus {
+    pb::OrderStatus::from_str_name(&format!("{STATUS_PREFIX}{}", status.as_str()))
         .unwrap_or(pb::OrderStatus::Unspecified)
 }
 
@@ -71,22 +84,22 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
 
 /// Whether no change can follow this view.
 pub fn is_final(view: &OrderView) -> bool {
-    OrderStatus::parse(&view.status).is_some_and(OrderStatus::is_final)
+    view.status.is_final()
 }
 
 pub fn order(view: OrderView) -> pb::Order {
     pb::Order {
         order_id: view.order_id.to_string(),
-        status: status(&view.status).into(),
+        status: status(view.status).into(),
         customer_id: view.customer_id,
         currency: view.currency,
         items: view
             .items
             .into_iter()
             .map(|i| pb::Item {
-                sku: i.sku,
-                quantity: i.quantity,
-                unit_price_cents: i.unit_price_cents,
+                sku: i.sku.as_str().to_owned(),
+                quantity: i.quantity.get(),
+                unit_price_cents: i.unit_price_cents.get(),
             })
             .collect(),
         total_cents: view.total_cents,
@@ -102,7 +115,7 @@ pub fn order(view: OrderView) -> pb::Order {
 
 fn cancellation(c: CancellationView) -> pb::Cancellation {
     pb::Cancellation {
-        status: c.status,
+        status: c.status.as_str().to_owned(),
         reason: c.reason,
     }
 }
@@ -110,7 +123,7 @@ fn cancellation(c: CancellationView) -> pb::Cancellation {
 fn payment(p: PaymentView) -> pb::Payment {
     pb::Payment {
         payment_id: p.payment_id.to_string(),
-        status: p.status,
+        status: p.status.as_str().to_owned(),
         amount_cents: p.amount_cents,
         decline_reason: p.decline_reason,
     }
@@ -119,6 +132,6 @@ fn payment(p: PaymentView) -> pb::Payment {
 fn shipment(s: ShipmentView) -> pb::Shipment {
     pb::Shipment {
         shipment_id: s.shipment_id.to_string(),
-        status: s.status,
+        status: s.status.as_str().to_owned(),
     }
 }

@@ -57,14 +57,8 @@ impl Orders for OrdersApi {
         request: Request<ListOrdersRequest>,
     ) -> Result<Response<ListOrdersResponse>, Status> {
         let request = request.into_inner();
-        let status_filter = convert::status_filter(request.status);
-        let filter = ListFilter::parse(
-            request.customer_id,
-            status_filter.as_deref(),
-            request.limit.map(i64::from),
-            request.cursor.as_deref(),
-        )
-        .map_err(status::invalid)?;
+        let filter =
+            ListFilter::try_from(convert::list_query(&request)).map_err(status::invalid)?;
         let page = query::list_orders(&self.pool, &filter).await?;
         Ok(Response::new(ListOrdersResponse {
             items: page.items.into_iter().map(convert::order).collect(),

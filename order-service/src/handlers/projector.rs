@@ -23,12 +23,13 @@
 //! `UNNEST`. The consumer group hands it one event at a time; a rebuild hands it whole batches,
 //! which is what makes a rebuild run close to the speed of reading the log.
 
-use crate::domain::status::Facts;
+use crate::domain::status::{CancellationStatus, Facts};
 use platform::{
     consumer::{Handler, HandlerError, InboundEvent},
     db::Transaction,
     telemetry,
 };
+use schemas::{PaymentStatus, ShipmentStatus};
 use std::collections::{BTreeMap, HashMap};
 use uuid::Uuid;
 
@@ -184,13 +185,17 @@ impl Projector {
                 let facts = Facts {
                     cancellation_reason: row.get(1),
                     payment_id: row.get(2),
-                    payment_status: row.get(3),
+                    payment_status: row.get::<_, Option<&str>>(3).and_then(PaymentStatus::parse),
                     payment_amount: row.get(4),
                     decline_reason: row.get(5),
                     shipment_id: row.get(6),
-                    shipment_status: row.get(7),
+                    shipment_status: row
+                        .get::<_, Option<&str>>(7)
+                        .and_then(ShipmentStatus::parse),
                     version: row.get(8),
-                    cancellation_request: row.get(9),
+                    cancellation_request: row
+                        .get::<_, Option<&str>>(9)
+                        .and_then(CancellationStatus::parse),
                     cancellation_rejected_reason: row.get(10),
                 };
                 (row.get(0), facts)
@@ -244,13 +249,13 @@ impl Projector {
                 &status,
                 &column(|f| f.cancellation_reason.clone()),
                 &payment_id,
-                &column(|f| f.payment_status.clone()),
+                &column(|f| f.payment_status.map(|s| s.as_str().to_owned())),
                 &payment_amount,
                 &column(|f| f.decline_reason.clone()),
                 &shipment_id,
-                &column(|f| f.shipment_status.clone()),
+                &column(|f| f.shipment_status.map(|s| s.as_str().to_owned())),
                 &version,
-                &column(|f| f.cancellation_request.clone()),
+                &column(|f| f.cancellation_request.map(|s| s.as_str().to_owned())),
                 &column(|f| f.cancellation_rejected_reason.clone()),
             ],
         )

@@ -8,10 +8,10 @@ pub mod order;
 pub mod orders;
 
 use crate::watch::Watchers;
-use actix_web::web;
 use platform::db::Pool;
 use platform::http::Problem;
 use std::sync::Arc;
+use utoipa_actix_web::service_config::ServiceConfig;
 use uuid::Uuid;
 
 pub struct AppState {
@@ -19,12 +19,26 @@ pub struct AppState {
     pub watchers: Arc<Watchers>,
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/orders", web::post().to(orders::place))
-        .route("/orders", web::get().to(orders::list))
-        .route("/orders/{order_id}", web::get().to(order::get))
-        .route("/orders/{order_id}/events", web::get().to(order::events))
-        .route("/orders/{order_id}/cancel", web::post().to(order::cancel));
+/// The title and description of the generated document; its paths come from [`routes`].
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "order-service",
+        description = "Places orders (202 at once; payment and shipping follow through Kafka), \
+            reads them with ETags and long polls, lists them, cancels them. Errors are \
+            RFC 9457 problem+json."
+    ),
+    tags((name = "orders", description = "Orders and their status"))
+)]
+pub struct ApiDoc;
+
+/// Every endpoint, each documented by its `#[utoipa::path]`.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(orders::place)
+        .service(orders::list)
+        .service(order::get)
+        .service(order::events)
+        .service(order::cancel);
 }
 
 /// Order ids in paths: anything but a UUID is a malformed request (400), not a missing one.

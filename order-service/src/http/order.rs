@@ -2,11 +2,11 @@
 
 use super::{parse_order_id, AppState};
 use crate::core::{
-    cancel::{self, CancelOutcome},
+    cancel::{request_cancellation, CancelOutcome},
     follow,
-    query::{self, OrderView},
+    query::{self, AppliedEvent, OrderView},
 };
-use actix_web::{http::header, web, HttpRequest, HttpResponse};
+use actix_web::{get, http::header, post, web, HttpRequest, HttpResponse};
 use platform::http::Problem;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -55,6 +55,24 @@ fn preferred_wait(request: &HttpRequest) -> Option<Duration> {
         .map(|secs| Duration::from_secs(secs).min(MAX_WAIT))
 }
 
+/// One order. With `If-None-Match` naming its current version, 304; with `Prefer: wait=N` as
+/// well, the answer waits up to N seconds (at most 60) for the order to change.
+#[utoipa::path(
+    tag = "orders",
+    params(
+        ("order_id" = uuid::Uuid, Path, description = "The order's id"),
+        ("If-None-Match" = Option<String>, Header, description = "ETags already seen, e.g. `\"3\"`"),
+        ("Prefer" = Option<String>, Header, description = "`wait=N`: long poll up to N seconds (60 at most) with `If-None-Match`"),
+    ),
+    responses(
+        (status = OK, description = "The order", body = OrderView,
+            headers(("ETag" = String, description = "The order's version, quoted"))),
+        (status = NOT_MODIFIED, description = "The order is still at the version named",
+            headers(("ETag" = String, description = "The order's version, quoted"))),
+        (status = NOT_FOUND, description = "No order with this id"),
+    )
+)]
+#[get("/orders/{order_id}")]
 #[tracing::instrument(skip_all, fields(order_id = %raw_id))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -86,6 +104,16 @@ pub async fn get(
     Ok(ok(current))
 }
 
+/// The events the read model applied to the order, in order, with their trace ids.
+#[utoipa::path(
+    tag = "orders",
+    params(("order_id" = uuid::Uuid, Path, description = "The order's id")),
+    responses(
+        (status = OK, description = "The applied events", body = Vec<AppliedEvent>),
+        (status = NOT_FOUND, description = "No order with this id"),
+    )
+)]
+#[get("/orders/{order_id}/events")]
 pub async fn events(
     state: web::Data<AppState>,
     raw_id: web::Path<String>,
@@ -94,13 +122,27 @@ pub async fn events(
     Ok(HttpResponse::Ok().json(query::order_events(&state.pool, order_id).await?))
 }
 
+/// Asks for the order's cancellation; shipping decides (it alone knows whether the parcel left).
+#[utoipa::path(
+    tag = "orders",
+    params(("order_id" = uuid::Uuid, Path, description = "The order's id")),
+    responses(
+        (status = OK, description = "The order was already cancelled", body = OrderView,
+            headers(("ETag" = String, description = "The order's version, quoted"))),
+        (status = ACCEPTED, description = "The request is on its way to shipping", body = OrderView,
+            headers(("ETag" = String, description = "The order's version, quoted"))),
+        (status = NOT_FOUND, description = "No order with this id"),
+        (status = CONFLICT, description = "The order has shipped"),
+    )
+)]
+#[post("/orders/{order_id}/cancel")]
 #[tracing::instrument(skip_all, fields(order_id = %raw_id))]
 pub async fn cancel(
     state: web::Data<AppState>,
     raw_id: web::Path<String>,
 ) -> Result<HttpResponse, Problem> {
     let order_id = parse_order_id(&raw_id)?;
-    let outcome = cancel::request_cancellation(&state.pool, order_id).await?;
+    let outcome = request_cancellation(&state.pool, order_id).await?;
     let view = query::find_order(&state.pool, order_id).await?;
     Ok(match outcome {
         CancelOutcome::AlreadyCancelled => ok(view),

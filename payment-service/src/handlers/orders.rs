@@ -7,7 +7,7 @@ use platform::{
 };
 use schemas::{
     DomainEvent, EventHeader, OrderCancelled, OrderPlaced, PaymentAuthorized, PaymentDeclined,
-    PaymentRefunded,
+    PaymentRefunded, PaymentStatus,
 };
 use uuid::Uuid;
 
@@ -34,9 +34,9 @@ impl Payments {
         let payment_id = Uuid::now_v7();
         let declined = placed.total_cents > self.limit_cents;
         let (status, reason) = if declined {
-            ("DECLINED", Some("LIMIT_EXCEEDED"))
+            (PaymentStatus::Declined, Some("LIMIT_EXCEEDED"))
         } else {
-            ("AUTHORIZED", None)
+            (PaymentStatus::Authorized, None)
         };
         let insert = tx
             .prepare_cached(
@@ -51,7 +51,7 @@ impl Payments {
                 &[
                     &payment_id,
                     &order_id,
-                    &status,
+                    &status.as_str(),
                     &placed.total_cents,
                     &placed.currency,
                     &reason,
@@ -83,7 +83,7 @@ impl Payments {
             .into()
         };
         outbox::enqueue(tx, &event).await?;
-        tracing::info!(%order_id, %payment_id, status, "payment decided");
+        tracing::info!(%order_id, %payment_id, status = status.as_str(), "payment decided");
         Ok(())
     }
 }

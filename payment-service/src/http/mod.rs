@@ -4,9 +4,21 @@
 
 pub mod payments;
 
-use actix_web::web;
+use utoipa_actix_web::service_config::ServiceConfig;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/payments", web::get().to(payments::by_order))
-        .route("/payments/{payment_id}", web::get().to(payments::get));
+/// The title and description of the generated document; its paths come from [`routes`].
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "payment-service",
+        description = "Read-only views of payments: one per order, authorized or declined \
+            by a limit, refunded when the order is cancelled. Errors are RFC 9457 problem+json."
+    ),
+    tags((name = "payments", description = "Payments of orders"))
+)]
+pub struct ApiDoc;
+
+/// Every endpoint, each documented by its `#[utoipa::path]`.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(payments::by_order).service(payments::get);
 }

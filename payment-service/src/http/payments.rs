@@ -1,18 +1,20 @@
 //! `GET /payments/{id}` and `GET /payments?order_id=`.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::db::Pool;
-use platform::http::{self, Problem};
-use serde::{Deserialize, Serialize};
+use platform::http::{self, validate::OrderQuery, Problem};
+use schemas::PaymentStatus;
+use serde::Serialize;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-#[derive(Debug, Serialize)]
+/// A payment as clients see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Payment {
     payment_id: Uuid,
     order_id: Uuid,
-    status: String,
+    status: PaymentStatus,
     amount_cents: i64,
     currency: String,
     decline_reason: Option<String>,
@@ -27,7 +29,8 @@ fn payment(row: &Row) -> Payment {
     Payment {
         payment_id: row.get(0),
         order_id: row.get(1),
-        status: row.get(2),
+        status: PaymentStatus::parse(row.get(2))
+            .expect("the status column holds the statuses this service writes"),
         amount_cents: row.get(3),
         currency: row.get(4),
         decline_reason: row.get(5),
@@ -77,6 +80,16 @@ async fn of_order(pool: &Pool, order_id: Uuid) -> Result<Vec<Payment>, ReadError
     Ok(rows.iter().map(payment).collect())
 }
 
+/// One payment.
+#[utoipa::path(
+    tag = "payments",
+    params(("payment_id" = Uuid, Path, description = "The payment's id")),
+    responses(
+        (status = OK, description = "The payment", body = Payment),
+        (status = NOT_FOUND, description = "No payment with this id"),
+    )
+)]
+#[get("/payments/{payment_id}")]
 pub async fn get(pool: web::Data<Pool>, id: web::Path<String>) -> Result<HttpResponse, Problem> {
     let payment_id = http::path_uuid(&id, "payment id")?;
     let payment = find(&pool, payment_id)
@@ -85,16 +98,20 @@ pub async fn get(pool: web::Data<Pool>, id: web::Path<String>) -> Result<HttpRes
     Ok(HttpResponse::Ok().json(payment))
 }
 
-#[derive(Deserialize)]
-pub struct ByOrder {
-    order_id: Option<String>,
-}
-
 /// The payments of one order (at most one), as a list.
+#[utoipa::path(
+    tag = "payments",
+    params(OrderQuery),
+    responses(
+        (status = OK, description = "The order's payments", body = Vec<Payment>),
+        (status = UNPROCESSABLE_ENTITY, description = "`order_id` is missing or no UUID"),
+    )
+)]
+#[get("/payments")]
 pub async fn by_order(
     pool: web::Data<Pool>,
-    query: web::Query<ByOrder>,
+    query: web::Query<OrderQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let order_id = http::required_uuid(query.order_id.as_deref(), "order_id")?;
+    let order_id = query.into_inner().order_id()?;
     Ok(HttpResponse::Ok().json(of_order(&pool, order_id).await?))
 }

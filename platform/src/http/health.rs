@@ -8,8 +8,8 @@ use crate::{metrics::METRICS, outbox::relay};
 use actix_web::{web, HttpResponse};
 use deadpool_postgres::Pool;
 use rdkafka::producer::{FutureProducer, Producer};
-use serde_json::json;
-use std::time::Duration;
+use serde::Serialize;
+use std::{collections::BTreeMap, time::Duration};
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -73,20 +73,95 @@ impl Readiness {
     }
 }
 
-pub(crate) async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(json!({"status": "live"}))
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum LiveStatus {
+    Live,
 }
 
+#[derive(Serialize, utoipa::ToSchema)]
+struct Live {
+    status: LiveStatus,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum ReadyStatus {
+    Ready,
+    Unavailable,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum CheckStatus {
+    Up,
+    Down,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct Check {
+    status: CheckStatus,
+    /// Why the dependency is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// Readiness and each dependency's check (`postgres`, `kafka`, `registry`).
+#[derive(Serialize, utoipa::ToSchema)]
+struct Ready {
+    status: ReadyStatus,
+    checks: BTreeMap<String, Check>,
+}
+
+/// `GET /health/live`: the process serves HTTP.
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    tag = "operations",
+    responses((status = OK, description = "Live", body = Live))
+)]
+pub(crate) async fn live() -> HttpResponse {
+    HttpResponse::Ok().json(Live {
+        status: LiveStatus::Live,
+    })
+}
+
+/// `GET /health/ready`: PostgreSQL, Kafka and the registry answer.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "operations",
+    responses(
+        (status = OK, description = "Every dependency is up", body = Ready),
+        (status = SERVICE_UNAVAILABLE, description = "A dependency is down", body = Ready),
+    )
+)]
 pub(crate) async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
     let checks = readiness.checks().await;
     let ok = checks.iter().all(|(_, r)| r.is_ok());
-    let body = json!({
-        "status": if ok { "ready" } else { "unavailable" },
-        "checks": checks.iter().map(|(name, r)| (name.to_string(), match r {
-            Ok(()) => json!({"status": "up"}),
-            Err(e) => json!({"status": "down", "error": e}),
-        })).collect::<serde_json::Map<_, _>>(),
-    });
+    let body = Ready {
+        status: if ok {
+            ReadyStatus::Ready
+        } else {
+            ReadyStatus::Unavailable
+        },
+        checks: checks
+            .into_iter()
+            .map(|(name, r)| {
+                let check = match r {
+                    Ok(()) => Check {
+                        status: CheckStatus::Up,
+                        error: None,
+                    },
+                    Err(e) => Check {
+                        status: CheckStatus::Down,
+                        error: Some(e),
+                    },
+                };
+                (name.to_owned(), check)
+            })
+            .collect(),
+    };
     if ok {
         HttpResponse::Ok().json(body)
     } else {
@@ -100,6 +175,13 @@ async fn timed(check: impl std::future::Future<Output = Result<(), String>>) -> 
         .unwrap_or_else(|_| Err("timed out".to_owned()))
 }
 
+/// `GET /metrics`: Prometheus text exposition.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    responses((status = OK, description = "The service's metrics", content_type = "text/plain", body = String))
+)]
 pub(crate) async fn metrics(readiness: web::Data<Readiness>) -> HttpResponse {
     // A short wait: /metrics answers while the pool is exhausted, without the gauges.
     let timeouts = deadpool_postgres::Timeouts {

@@ -1,9 +1,12 @@
 //! What every service's REST API shares: problem+json errors, health and metrics endpoints,
-//! trace continuation from `traceparent`, and the JSON body rules.
+//! trace continuation from `traceparent`, the JSON body rules, request validation
+//! ([`validate`]) and the generated OpenAPI document with its 404/405 answers ([`openapi`]).
 
 pub mod health;
+pub mod openapi;
 pub mod problem;
 pub mod trace;
+pub mod validate;
 
 pub use health::Readiness;
 pub use problem::{FieldError, Problem};
@@ -35,46 +38,35 @@ pub fn query_config() -> web::QueryConfig {
         .error_handler(|err, _req| Problem::bad_request(format!("malformed query: {err}")).into())
 }
 
-/// Registers `/health/live`, `/health/ready`, `/metrics` and `/openapi.json`, the extractor
-/// configs, and problem+json for unknown routes.
-pub fn configure(cfg: &mut web::ServiceConfig, readiness: Readiness, openapi: &'static str) {
+/// Registers `/health/live`, `/health/ready`, `/metrics` and `/openapi.json` (`document`),
+/// the extractor configs, and the problem+json 404 or 405 for requests no route takes.
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    readiness: Readiness,
+    document: web::Data<openapi::Document>,
+) {
     cfg.app_data(json_config())
         .app_data(path_config())
         .app_data(query_config())
         .app_data(web::Data::new(readiness))
-        .app_data(web::Data::new(OpenApi(openapi)))
+        .app_data(document)
         .route("/health/live", web::get().to(health::live))
         .route("/health/ready", web::get().to(health::ready))
         .route("/metrics", web::get().to(health::metrics))
-        .route("/openapi.json", web::get().to(openapi_json));
+        .route("/openapi.json", web::get().to(openapi::openapi_json))
+        .default_service(web::to(openapi::unmatched));
 }
 
-/// An id from a path segment: anything but a UUID is a malformed request (400), not a missing
-/// resource. `what` names it in the answer, e.g. "order id".
+/// An id from a path segment: anything but a UUID in its hyphenated form (OpenAPI's
+/// `format: uuid`) is a malformed request (400), not a missing resource. `what` names it in
+/// the answer, e.g. "order id".
 pub fn path_uuid(raw: &str, what: &str) -> Result<uuid::Uuid, Problem> {
-    raw.parse()
-        .map_err(|_| Problem::bad_request(format!("{raw:?} is not a valid {what} (a UUID)")))
+    uuid_text(raw)
+        .ok_or_else(|| Problem::bad_request(format!("{raw:?} is not a valid {what} (a UUID)")))
 }
 
-/// A required UUID query parameter: missing or malformed is a validation error on `field`.
-pub fn required_uuid(value: Option<&str>, field: &str) -> Result<uuid::Uuid, Problem> {
-    value.and_then(|v| v.parse().ok()).ok_or_else(|| {
-        Problem::validation(vec![FieldError::new(
-            field,
-            "is required and must be a UUID",
-        )])
-    })
-}
-
-/// The answer for routes that do not exist; set as the app's default service.
-pub async fn not_found() -> Problem {
-    Problem::not_found("no such resource")
-}
-
-struct OpenApi(&'static str);
-
-async fn openapi_json(doc: web::Data<OpenApi>) -> actix_web::HttpResponse {
-    actix_web::HttpResponse::Ok()
-        .content_type("application/json")
-        .body(doc.0)
+/// A UUID as OpenAPI's `format: uuid` has it: 36 characters, hyphenated. (`Uuid::parse`
+/// would also take the simple, braced and URN forms, which the document does not promise.)
+pub fn uuid_text(raw: &str) -> Option<uuid::Uuid> {
+    (raw.len() == 36).then(|| raw.parse().ok()).flatten()
 }

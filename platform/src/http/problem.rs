@@ -6,9 +6,13 @@ use actix_web::{
 use serde::Serialize;
 use std::fmt;
 
-#[derive(Clone, Debug, Serialize)]
+/// One invalid field of a request.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
+    /// The field as the client named it: `customer_id`, `items[0].quantity`, a query
+    /// parameter or a header (`Idempotency-Key`).
     pub field: String,
+    /// The rule it broke.
     pub message: String,
 }
 
@@ -22,14 +26,20 @@ impl FieldError {
 }
 
 /// An error response. `type` is a stable URN per kind of problem, so clients can branch on it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// `urn:orderflow:problem:<kind>`, e.g. `urn:orderflow:problem:validation`.
     #[serde(rename = "type")]
+    #[schema(pattern = "^urn:orderflow:problem:[a-z-]+$")]
     pub kind: String,
     pub title: String,
+    /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     pub detail: String,
+    /// Every invalid field (422 only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     pub errors: Vec<FieldError>,
     /// Seconds after which a retry may succeed, sent as the `Retry-After` header.
     #[serde(skip)]

@@ -8,7 +8,7 @@ use platform::{
     db::Transaction,
     outbox::{self, OutboxError},
 };
-use schemas::{EventHeader, ShipmentCancelled};
+use schemas::{EventHeader, ShipmentCancelled, ShipmentStatus};
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +28,7 @@ pub enum ShippingError {
 /// What shipping knows of an order, locked for the rest of the transaction.
 pub struct OrderLock {
     pub cancelled: bool,
-    pub shipment: Option<(Uuid, String)>,
+    pub shipment: Option<(Uuid, ShipmentStatus)>,
 }
 
 /// Locks (creating if needed) the order's row, then reads its shipment.
@@ -56,10 +56,11 @@ pub async fn lock_order(
     let select = tx
         .prepare_cached("SELECT shipment_id, status FROM shipments WHERE order_id = $1")
         .await?;
-    let shipment = tx
-        .query_opt(&select, &[&order_id])
-        .await?
-        .map(|row| (row.get(0), row.get(1)));
+    let shipment = tx.query_opt(&select, &[&order_id]).await?.map(|row| {
+        let status = ShipmentStatus::parse(row.get(1))
+            .expect("the status column holds the statuses this service writes");
+        (row.get(0), status)
+    });
     Ok(OrderLock {
         cancelled,
         shipment,
@@ -81,7 +82,7 @@ pub async fn cancel_order(
     let Some((shipment_id, status)) = &lock.shipment else {
         return Ok(None);
     };
-    if status != "SCHEDULED" {
+    if *status != ShipmentStatus::Scheduled {
         return Ok(None);
     }
     tx.execute(

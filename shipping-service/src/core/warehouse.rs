@@ -2,7 +2,7 @@
 
 use super::{lock_order, ShippingError};
 use platform::{db::Pool, outbox};
-use schemas::{DomainEvent, EventHeader, ShipmentDelivered, ShipmentDispatched};
+use schemas::{DomainEvent, EventHeader, ShipmentDelivered, ShipmentDispatched, ShipmentStatus};
 use uuid::Uuid;
 
 #[derive(Clone, Copy, Debug)]
@@ -12,10 +12,10 @@ pub enum Action {
 }
 
 impl Action {
-    fn transition(self) -> (&'static str, &'static str) {
+    fn transition(self) -> (ShipmentStatus, ShipmentStatus) {
         match self {
-            Action::Dispatch => ("SCHEDULED", "DISPATCHED"),
-            Action::Deliver => ("DISPATCHED", "DELIVERED"),
+            Action::Dispatch => (ShipmentStatus::Scheduled, ShipmentStatus::Dispatched),
+            Action::Deliver => (ShipmentStatus::Dispatched, ShipmentStatus::Delivered),
         }
     }
 }
@@ -36,13 +36,14 @@ pub async fn advance(pool: &Pool, shipment_id: Uuid, action: Action) -> Result<(
     // The order lock first, as the cancellation handler takes it: whichever comes second sees
     // the first one's outcome.
     let lock = lock_order(&tx, order_id).await?;
-    let status = lock.shipment.map(|(_, s)| s).unwrap_or_default();
-    if status != from {
-        return Err(ShippingError::WrongState(status));
+    match lock.shipment.map(|(_, s)| s) {
+        Some(status) if status == from => {}
+        Some(other) => return Err(ShippingError::WrongState(other.as_str().to_owned())),
+        None => return Err(ShippingError::NotFound),
     }
     tx.execute(
         "UPDATE shipments SET status = $2, updated_at = now() WHERE shipment_id = $1",
-        &[&shipment_id, &to],
+        &[&shipment_id, &to.as_str()],
     )
     .await?;
     let header = EventHeader::new(order_id);
@@ -60,6 +61,6 @@ pub async fn advance(pool: &Pool, shipment_id: Uuid, action: Action) -> Result<(
     };
     outbox::enqueue(&tx, &event).await?;
     tx.commit().await?;
-    tracing::info!(%order_id, %shipment_id, status = to, "shipment advanced");
+    tracing::info!(%order_id, %shipment_id, status = to.as_str(), "shipment advanced");
     Ok(())
 }

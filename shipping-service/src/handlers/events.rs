@@ -9,6 +9,7 @@ use platform::{
 };
 use schemas::{
     CancellationAccepted, CancellationRejected, DomainEvent, EventHeader, ShipmentScheduled,
+    ShipmentStatus,
 };
 use uuid::Uuid;
 
@@ -69,11 +70,14 @@ async fn decide_cancellation(tx: &Transaction<'_>, order_id: Uuid) -> Result<(),
     let lock = lock_order(tx, order_id).await?;
     let header = EventHeader::new(order_id);
     if let Some((shipment_id, status)) = &lock.shipment {
-        if matches!(status.as_str(), "DISPATCHED" | "DELIVERED") {
+        if matches!(
+            status,
+            ShipmentStatus::Dispatched | ShipmentStatus::Delivered
+        ) {
             let rejected = CancellationRejected {
                 header,
                 shipment_id: *shipment_id,
-                reason: format!("shipment already {}", status.to_lowercase()),
+                reason: format!("shipment already {}", status.as_str().to_lowercase()),
             };
             outbox::enqueue(tx, &rejected.into()).await?;
             tracing::info!(%order_id, "cancellation rejected");

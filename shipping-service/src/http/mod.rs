@@ -5,17 +5,25 @@
 
 pub mod shipments;
 
-use actix_web::web;
+use utoipa_actix_web::service_config::ServiceConfig;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/shipments", web::get().to(shipments::by_order))
-        .route("/shipments/{shipment_id}", web::get().to(shipments::get))
-        .route(
-            "/shipments/{shipment_id}/dispatch",
-            web::post().to(shipments::dispatch),
-        )
-        .route(
-            "/shipments/{shipment_id}/deliver",
-            web::post().to(shipments::deliver),
-        );
+/// The title and description of the generated document; its paths come from [`routes`].
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "shipping-service",
+        description = "Shipments of paid orders and the warehouse's actions on them: \
+            dispatch a scheduled shipment, deliver a dispatched one. Errors are RFC 9457 \
+            problem+json."
+    ),
+    tags((name = "shipments", description = "Shipments and warehouse actions"))
+)]
+pub struct ApiDoc;
+
+/// Every endpoint, each documented by its `#[utoipa::path]`.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(shipments::by_order)
+        .service(shipments::get)
+        .service(shipments::dispatch)
+        .service(shipments::deliver);
 }

@@ -4,22 +4,24 @@ use crate::core::{
     warehouse::{self, Action},
     ShippingError,
 };
-use actix_web::{web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use platform::{
     db::Pool,
-    http::{self, Problem},
+    http::{self, validate::OrderQuery, Problem},
     outbox::OutboxError,
 };
-use serde::{Deserialize, Serialize};
+use schemas::ShipmentStatus;
+use serde::Serialize;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
-#[derive(Debug, Serialize)]
+/// A shipment as clients see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Shipment {
     shipment_id: Uuid,
     order_id: Uuid,
-    status: String,
+    status: ShipmentStatus,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -30,7 +32,8 @@ fn shipment(row: &Row) -> Shipment {
     Shipment {
         shipment_id: row.get(0),
         order_id: row.get(1),
-        status: row.get(2),
+        status: ShipmentStatus::parse(row.get(2))
+            .expect("the status column holds the statuses this service writes"),
         created_at: row.get(3),
         updated_at: row.get(4),
     }
@@ -67,21 +70,36 @@ async fn find(pool: &Pool, shipment_id: Uuid) -> Result<Shipment, ShippingError>
     Ok(shipment(&row))
 }
 
+/// One shipment.
+#[utoipa::path(
+    tag = "shipments",
+    params(("shipment_id" = Uuid, Path, description = "The shipment's id")),
+    responses(
+        (status = OK, description = "The shipment", body = Shipment),
+        (status = NOT_FOUND, description = "No shipment with this id"),
+    )
+)]
+#[get("/shipments/{shipment_id}")]
 pub async fn get(pool: web::Data<Pool>, id: web::Path<String>) -> Result<HttpResponse, Problem> {
     let shipment_id = parse_id(&id)?;
     Ok(HttpResponse::Ok().json(find(&pool, shipment_id).await?))
 }
 
-#[derive(Deserialize)]
-pub struct ByOrder {
-    order_id: Option<String>,
-}
-
+/// The shipments of one order (at most one), as a list.
+#[utoipa::path(
+    tag = "shipments",
+    params(OrderQuery),
+    responses(
+        (status = OK, description = "The order's shipments", body = Vec<Shipment>),
+        (status = UNPROCESSABLE_ENTITY, description = "`order_id` is missing or no UUID"),
+    )
+)]
+#[get("/shipments")]
 pub async fn by_order(
     pool: web::Data<Pool>,
-    query: web::Query<ByOrder>,
+    query: web::Query<OrderQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let order_id = http::required_uuid(query.order_id.as_deref(), "order_id")?;
+    let order_id = query.into_inner().order_id()?;
     let client = pool.get().await.map_err(ShippingError::from)?;
     let rows = client
         .query(
@@ -99,6 +117,17 @@ async fn act(pool: &Pool, raw: &str, action: Action) -> Result<HttpResponse, Pro
     Ok(HttpResponse::Accepted().json(find(pool, shipment_id).await?))
 }
 
+/// Dispatches a scheduled shipment.
+#[utoipa::path(
+    tag = "shipments",
+    params(("shipment_id" = Uuid, Path, description = "The shipment's id")),
+    responses(
+        (status = ACCEPTED, description = "Dispatched", body = Shipment),
+        (status = NOT_FOUND, description = "No shipment with this id"),
+        (status = CONFLICT, description = "The shipment is not SCHEDULED"),
+    )
+)]
+#[post("/shipments/{shipment_id}/dispatch")]
 #[tracing::instrument(skip_all, fields(shipment_id = %id))]
 pub async fn dispatch(
     pool: web::Data<Pool>,
@@ -107,6 +136,17 @@ pub async fn dispatch(
     act(&pool, &id, Action::Dispatch).await
 }
 
+/// Delivers a dispatched shipment.
+#[utoipa::path(
+    tag = "shipments",
+    params(("shipment_id" = Uuid, Path, description = "The shipment's id")),
+    responses(
+        (status = ACCEPTED, description = "Delivered", body = Shipment),
+        (status = NOT_FOUND, description = "No shipment with this id"),
+        (status = CONFLICT, description = "The shipment is not DISPATCHED"),
+    )
+)]
+#[post("/shipments/{shipment_id}/deliver")]
 #[tracing::instrument(skip_all, fields(shipment_id = %id))]
 pub async fn deliver(
     pool: web::Data<Pool>,
