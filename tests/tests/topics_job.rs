@@ -89,7 +89,11 @@ async fn the_topic_job_creates_the_topics_and_reruns_without_changing_them() {
     for ((topic, _, retention), resource) in topics.iter().zip(described) {
         let resource = resource.expect("a topic's configs");
         let value = |name: &str| resource.get(name).and_then(|e| e.value.clone());
-        assert_eq!(value("retention.ms").as_deref(), Some(*retention), "{topic}");
+        assert_eq!(
+            value("retention.ms").as_deref(),
+            Some(*retention),
+            "{topic}"
+        );
         assert_eq!(value("segment.ms").as_deref(), Some("3600000"), "{topic}");
     }
 

@@ -179,7 +179,12 @@ pub async fn run(settings: &Settings, out: &Out, args: ReplayArgs) -> Result<(),
     Ok(())
 }
 
-/// Creates the shadow tables shaped like the live ones (dropping them first with `fresh`).
+/// Creates the shadow tables shaped like the live ones (dropping them first with `fresh`), with
+/// only the indexes a rebuild itself uses: the views' and positions' keys (the projector
+/// creates, locks and updates by them) and the events' `event_id` (a rebuild's duplicate
+/// check). The live tables' other indexes are added by [`index_shadow`] once the shadow has
+/// caught up: one sorted build per index instead of an index entry written per row, which is
+/// most of what writing a row costs.
 pub async fn prepare_shadow(db: &Db, tables: &ViewTables, fresh: bool) -> Result<(), CliError> {
     let (views, events, positions) = (&tables.views, &tables.events, &tables.positions);
     if fresh {
@@ -190,15 +195,74 @@ pub async fn prepare_shadow(db: &Db, tables: &ViewTables, fresh: bool) -> Result
             .await
             .map_err(|e| db.failed(e))?;
     }
+    let exists: Option<String> = db
+        .client
+        .query_one("SELECT to_regclass($1)::text", &[views])
+        .await
+        .map_err(|e| db.failed(e))?
+        .get(0);
+    if exists.is_some() {
+        // An interrupted rebuild: resumed from its positions.
+        return Ok(());
+    }
     db.client
         .batch_execute(&format!(
-            "CREATE TABLE IF NOT EXISTS {views} (LIKE order_views INCLUDING DEFAULTS INCLUDING INDEXES);
-             CREATE TABLE IF NOT EXISTS {events} (LIKE order_view_events INCLUDING DEFAULTS INCLUDING INDEXES);
-             CREATE INDEX IF NOT EXISTS {events}_event_id ON {events} (event_id);
-             CREATE TABLE IF NOT EXISTS {positions} (LIKE order_views_positions INCLUDING ALL)"
+            "BEGIN;
+             CREATE TABLE {views} (LIKE order_views INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+             ALTER TABLE {views} ADD PRIMARY KEY (order_id);
+             CREATE TABLE {events} (LIKE order_view_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+             CREATE INDEX {events}_event_id ON {events} (event_id);
+             CREATE TABLE {positions} (LIKE order_views_positions INCLUDING ALL);
+             COMMIT;"
         ))
         .await
         .map_err(|e| db.failed(e))
+}
+
+/// Gives the shadow tables every index of the live ones they lack (idempotent: an index is
+/// matched by its method, columns and uniqueness, not by its name, which PostgreSQL picks).
+pub async fn index_shadow(db: &Db, tables: &ViewTables) -> Result<(), CliError> {
+    let live = ViewTables::live();
+    // An index's definition after its name and table: `USING btree (status)`.
+    let indexes = "SELECT i.indisunique, i.indisprimary,
+                          substring(pg_get_indexdef(i.indexrelid) FROM ' USING .*$')
+                   FROM pg_index i WHERE i.indrelid = to_regclass($1)";
+    for (from, to) in [(&live.views, &tables.views), (&live.events, &tables.events)] {
+        let query = |table: String| async move {
+            db.client
+                .query(indexes, &[&table])
+                .await
+                .map_err(|e| db.failed(e))
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| (r.get::<_, bool>(0), r.get::<_, bool>(1), r.get(2)))
+                        .collect::<Vec<(bool, bool, String)>>()
+                })
+        };
+        let present = query(to.clone()).await?;
+        for (unique, primary, definition) in query(from.clone()).await? {
+            if present
+                .iter()
+                .any(|(u, _, d)| *u == unique && *d == definition)
+            {
+                continue;
+            }
+            let sql = if primary {
+                let columns = definition
+                    .split_once('(')
+                    .map_or(definition.as_str(), |(_, c)| c);
+                format!("ALTER TABLE {to} ADD PRIMARY KEY ({columns}")
+            } else {
+                let unique = if unique { "UNIQUE " } else { "" };
+                format!("CREATE {unique}INDEX ON {to} {definition}")
+            };
+            db.client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| db.failed(e))?;
+        }
+    }
+    Ok(())
 }
 
 /// Where a rebuild reads from.
@@ -209,7 +273,8 @@ pub struct Source<'a> {
 }
 
 /// Rebuilds into `tables` from their recorded positions (or `start` where none) until caught
-/// up with the log. `progress`: draw a progress bar.
+/// up with the log, then gives them the live tables' indexes ([`index_shadow`]). `progress`:
+/// draw a progress bar.
 pub async fn rebuild(
     source: &Source<'_>,
     pool: &Pool,
@@ -254,6 +319,7 @@ pub async fn rebuild(
             break;
         }
     }
+    index_shadow(db, tables).await?;
     stats.seconds = began.elapsed().as_secs_f64();
     stats.events_per_sec = stats.records as f64 / stats.seconds.max(1e-9);
     Ok(stats)

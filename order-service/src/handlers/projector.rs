@@ -18,9 +18,10 @@
 //!
 //! # One write path, batched
 //! [`Projector::apply_batch`] applies any number of events in a constant number of statements:
-//! lock the partitions' positions, create missing views, lock the views (in order-id order, so
-//! two instances never deadlock), fold in memory, write views, events and positions back with
-//! `UNNEST`. The consumer group hands it one event at a time; a rebuild hands it whole batches,
+//! lock the partitions' positions, lock the existing views (in order-id order, so two instances
+//! never deadlock), fold in memory, insert the missing views with their events already folded
+//! in, write updated views, events and positions back with `UNNEST`. Each view is written once
+//! per batch: a rebuild, whose batches hold most events of an order, writes most views once. The consumer group hands it one event at a time; a rebuild hands it whole batches,
 //! which is what makes a rebuild run close to the speed of reading the log.
 
 use crate::domain::status::{CancellationStatus, Facts};
@@ -30,7 +31,7 @@ use platform::{
     telemetry,
 };
 use schemas::{PaymentStatus, ShipmentStatus};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
 pub const GROUP: &str = "order-status-projector";
@@ -43,7 +44,7 @@ pub struct ViewTables {
     /// `<views>_positions`.
     pub positions: String,
     lock_positions: String,
-    create: String,
+    insert: String,
     select: String,
     update: String,
     record: String,
@@ -69,12 +70,18 @@ impl ViewTables {
                    USING (topic, kafka_partition)
                  FOR UPDATE OF p"
             ),
-            // Views are created on the first event of any kind, then locked: projector
-            // instances consuming different topics may apply events of one order at once.
-            create: format!(
-                "INSERT INTO {views} (order_id, status, version)
-                 SELECT unnest($1::uuid[]), 'PENDING', 0
-                 ON CONFLICT (order_id) DO NOTHING"
+            // A view is inserted by the first batch holding any event of its order, with
+            // the batch's events folded in (the same columns as `update`).
+            insert: format!(
+                "INSERT INTO {views} (order_id, status, cancellation_reason, payment_id,
+                        payment_status, payment_amount, decline_reason, shipment_id,
+                        shipment_status, version, cancellation_request,
+                        cancellation_rejected_reason)
+                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[],
+                             $6::int8[], $7::text[], $8::uuid[], $9::text[], $10::int8[],
+                             $11::text[], $12::text[])
+                 ON CONFLICT (order_id) DO NOTHING
+                 RETURNING order_id"
             ),
             select: format!(
                 "SELECT order_id, cancellation_reason, payment_id, payment_status, payment_amount,
@@ -174,10 +181,71 @@ impl Projector {
         let mut orders: Vec<Uuid> = fresh.iter().map(|e| e.event.header().order_id).collect();
         orders.sort();
         orders.dedup();
-        let create = tx.prepare_cached(&self.tables.create).await?;
-        tx.execute(&create, &[&orders]).await?;
+        let mut views = self.lock_views(tx, &orders).await?;
+        // Orders without a view get theirs inserted with every event folded in: one write
+        // instead of creating an empty row and updating it.
+        let mut created: BTreeMap<Uuid, Facts> = BTreeMap::new();
+        for e in &fresh {
+            let id = e.event.header().order_id;
+            match views.get_mut(&id) {
+                Some(facts) => facts.apply(&e.event),
+                None => created.entry(id).or_default().apply(&e.event),
+            }
+        }
+        let insert = tx.prepare_cached(&self.tables.insert).await?;
+        let inserted: HashSet<Uuid> = self
+            .write_views(tx, &insert, &created)
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        // Another projector instance (consuming another topic) created one of them since the
+        // lock above: fold this batch's events onto its view instead.
+        let raced: Vec<Uuid> = created
+            .into_keys()
+            .filter(|id| !inserted.contains(id))
+            .collect();
+        if !raced.is_empty() {
+            let mut theirs = self.lock_views(tx, &raced).await?;
+            for e in &fresh {
+                if let Some(facts) = theirs.get_mut(&e.event.header().order_id) {
+                    facts.apply(&e.event);
+                }
+            }
+            views.extend(theirs);
+        }
+        if !views.is_empty() {
+            let update = tx.prepare_cached(&self.tables.update).await?;
+            self.write_views(tx, &update, &views).await?;
+        }
+        self.record(tx, &fresh).await?;
+        self.advance(tx, &next).await?;
+        Ok(fresh.len())
+    }
+
+    /// Moves the tables' positions to `next` (`(topic, partition)` → next offset), never back.
+    pub async fn advance(
+        &self,
+        tx: &Transaction<'_>,
+        next: &BTreeMap<(&str, i32), i64>,
+    ) -> Result<(), tokio_postgres::Error> {
+        let (topics, partitions): (Vec<&str>, Vec<i32>) = next.keys().copied().unzip();
+        let offsets: Vec<i64> = next.values().copied().collect();
+        let advance = tx.prepare_cached(&self.tables.advance).await?;
+        tx.execute(&advance, &[&topics, &partitions, &offsets])
+            .await?;
+        Ok(())
+    }
+
+    /// Locks the existing views of `orders` (sorted: instances lock in the same order, so they
+    /// never deadlock) and reads their facts.
+    async fn lock_views(
+        &self,
+        tx: &Transaction<'_>,
+        orders: &[Uuid],
+    ) -> Result<BTreeMap<Uuid, Facts>, tokio_postgres::Error> {
         let select = tx.prepare_cached(&self.tables.select).await?;
-        let mut views: BTreeMap<Uuid, Facts> = tx
+        Ok(tx
             .query(&select, &[&orders])
             .await?
             .iter()
@@ -200,38 +268,17 @@ impl Projector {
                 };
                 (row.get(0), facts)
             })
-            .collect();
-        for e in &fresh {
-            views
-                .entry(e.event.header().order_id)
-                .or_default()
-                .apply(&e.event);
-        }
-        self.write_views(tx, &views).await?;
-        self.record(tx, &fresh).await?;
-        self.advance(tx, &next).await?;
-        Ok(fresh.len())
+            .collect())
     }
 
-    /// Moves the tables' positions to `next` (`(topic, partition)` → next offset), never back.
-    pub async fn advance(
-        &self,
-        tx: &Transaction<'_>,
-        next: &BTreeMap<(&str, i32), i64>,
-    ) -> Result<(), tokio_postgres::Error> {
-        let (topics, partitions): (Vec<&str>, Vec<i32>) = next.keys().copied().unzip();
-        let offsets: Vec<i64> = next.values().copied().collect();
-        let advance = tx.prepare_cached(&self.tables.advance).await?;
-        tx.execute(&advance, &[&topics, &partitions, &offsets])
-            .await?;
-        Ok(())
-    }
-
+    /// Runs `statement` ([`ViewTables`]' `insert` or `update`: the same parameters) with
+    /// `views` as columns.
     async fn write_views(
         &self,
         tx: &Transaction<'_>,
+        statement: &tokio_postgres::Statement,
         views: &BTreeMap<Uuid, Facts>,
-    ) -> Result<(), tokio_postgres::Error> {
+    ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
         let ids: Vec<Uuid> = views.keys().copied().collect();
         let facts: Vec<&Facts> = views.values().collect();
         let column =
@@ -241,9 +288,8 @@ impl Projector {
         let payment_amount: Vec<Option<i64>> = facts.iter().map(|f| f.payment_amount).collect();
         let shipment_id: Vec<Option<Uuid>> = facts.iter().map(|f| f.shipment_id).collect();
         let version: Vec<i64> = facts.iter().map(|f| f.version).collect();
-        let update = tx.prepare_cached(&self.tables.update).await?;
-        tx.execute(
-            &update,
+        tx.query(
+            statement,
             &[
                 &ids,
                 &status,
@@ -259,8 +305,7 @@ impl Projector {
                 &column(|f| f.cancellation_rejected_reason.clone()),
             ],
         )
-        .await?;
-        Ok(())
+        .await
     }
 
     /// Records the applied events for `GET /orders/{id}/events`, in their order.
