@@ -44,6 +44,7 @@ use crate::{
     db::DbError,
     kafka,
     metrics::METRICS,
+    outbox,
     registry::{DecodeError, Registry},
     telemetry,
 };
@@ -501,7 +502,7 @@ impl<H: Handler> ConsumerGroup<H> {
         drop(spans);
         match handled {
             Ok(()) => {
-                tx.commit().await?;
+                outbox::commit(tx).await?;
                 self.count(&events);
                 Ok(true)
             }
@@ -528,7 +529,7 @@ impl<H: Handler> ConsumerGroup<H> {
                 Err(HandlerError::Transient(e)) => return Err(e),
             }
         }
-        tx.commit().await?;
+        outbox::commit(tx).await?;
         self.count(&applied);
         Ok(Applied::Committed)
     }
