@@ -12,9 +12,12 @@
 //! 1. Fetch up to `batch_size` unpublished rows in id order. Unpublished, not "above the last
 //!    id": a transaction that took a smaller id but committed later is found on the next pass.
 //! 2. Enqueue the whole batch in the producer, then await all delivery reports.
-//! 3. Mark exactly the acknowledged rows published. A row of a key that comes after a failed
-//!    row of the same key stays unmarked even if it was acknowledged, so it is sent again after
-//!    the earlier one: consumers deduplicate by `event_id`, and the order per key holds.
+//! 3. Mark exactly the acknowledged rows published, by deleting them: a `DELETE` only stamps
+//!    the heap tuples, where setting `published_at` wrote a new version of each row and entries
+//!    in every index of the table. A row of a key that comes after a failed row of the same key
+//!    stays even if it was acknowledged, so it is sent again after the earlier one: consumers
+//!    deduplicate by `event_id`, and the order per key holds. Nothing reads published rows:
+//!    the debugging tool and the gauges look at unpublished ones only.
 //!
 //! # Waking up
 //! The leader runs a pass after every commit of its own process ([`super::commit`]), after
@@ -23,7 +26,7 @@
 //! written some other way. A standby, while it waits for the lock, turns the commits of its
 //! process into one `NOTIFY outbox` per wake-up: off the commit path, so the notifying
 //! transactions PostgreSQL serializes are the relay's, not the business transactions.
-//! Published rows are deleted after `retention_secs`.
+//! Rows marked published by builds that set `published_at` are deleted after `retention_secs`.
 //!
 //! # Framing with the writer's schema
 //! A row records the version of its event type's schema that wrote it, and is framed with the
@@ -512,7 +515,7 @@ impl PublishOutcome {
     }
 }
 
-/// Marks rows published.
+/// Marks rows published: deletes them (module doc).
 pub async fn mark_published(
     client: &tokio_postgres::Client,
     ids: &[i64],
@@ -521,10 +524,7 @@ pub async fn mark_published(
         return Ok(());
     }
     client
-        .execute(
-            "UPDATE outbox SET published_at = now() WHERE id = ANY($1)",
-            &[&ids],
-        )
+        .execute("DELETE FROM outbox WHERE id = ANY($1)", &[&ids])
         .await?;
     Ok(())
 }
