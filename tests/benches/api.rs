@@ -26,8 +26,9 @@
 //!    view), beside the same load on a bare actix-web server.
 //! 4. `POST /orders` throughput, beside a bare actix-web `POST` and raw PostgreSQL writing the
 //!    same order row and outbox row in one transaction (prepared statements, a connection per
-//!    client), and the same without the outbox's NOTIFY trigger (PostgreSQL serializes the
-//!    commits of notifying transactions). After each run of the service the bench waits for
+//!    client), with and without the NOTIFY trigger the outbox had until platform_0005 (the
+//!    service has none now; PostgreSQL serializes the commits of notifying transactions, which
+//!    is why). The "raw PostgreSQL tx" row is the one with the trigger. After each run of the service the bench waits for
 //!    the flow to catch up (every accepted order `SHIPMENT_SCHEDULED`) before the next
 //!    measurement, and reports how fast the three services worked through that backlog.
 //!
