@@ -225,7 +225,11 @@ pub struct ConsumerSettings {
     /// Most messages handled in one database transaction.
     #[serde(default = "default_consumer_batch")]
     pub batch_size: usize,
-    /// How long a batch waits for more messages once it has one.
+    /// How long a batch waits for more messages once it has one. 0 (the default) takes what
+    /// has arrived and no more: under load messages queue up while a batch is processed, so
+    /// batches fill by themselves, and at a low rate waiting only adds to every hop's latency
+    /// (a wait that another message restarts can last much longer than the setting, on a
+    /// group reading several topics).
     #[serde(default = "default_batch_wait_ms")]
     pub batch_wait_ms: u64,
     /// How often stored offsets are committed to Kafka. Longer means fewer commits and more
@@ -261,7 +265,7 @@ fn default_consumer_batch() -> usize {
     500
 }
 fn default_batch_wait_ms() -> u64 {
-    5
+    0
 }
 fn default_commit_interval_ms() -> u64 {
     1000

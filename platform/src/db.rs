@@ -78,6 +78,10 @@ pub const PLATFORM_MIGRATIONS: &[Migration] = &[
         "platform_0004_outbox_schema_version",
         include_str!("../migrations/0004_outbox_schema_version.sql"),
     ),
+    (
+        "platform_0005_outbox_wake_in_process",
+        include_str!("../migrations/0005_outbox_wake_in_process.sql"),
+    ),
 ];
 
 /// Builds a pool. Connections are opened lazily, so this succeeds while the database is down.

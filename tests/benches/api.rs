@@ -3,7 +3,8 @@
 //! `make bench`, or with the infra up: `cargo bench -p orderflow-tests --bench api`.
 //! Knobs: `BENCH_REPS` (3) runs of each figure, `BENCH_CLIENTS` (32) concurrent clients and
 //! `BENCH_SECS` (10) seconds per throughput run, `BENCH_E2E_RATE` (100) orders/s for
-//! `BENCH_E2E_SECS` (20) seconds per latency run.
+//! `BENCH_E2E_SECS` (20) seconds per latency run, `BENCH_SWEEP_SECS` (10) seconds per step of
+//! the rate sweep up to `BENCH_SWEEP_MAX` (3200) orders/s (`0` skips the sweep).
 //!
 //! The three services run as release-build processes (see [`launcher`]) on fresh databases
 //! and a fresh Kafka namespace, with their default settings; the load generator (reqwest) and
@@ -17,18 +18,24 @@
 //!    (`If-None-Match` + `Prefer: wait=30`) until it reads `SHIPMENT_SCHEDULED`. Latency from
 //!    sending the POST to reading that status, and for a sample of the orders where it went
 //!    (see [`hops`]).
+//!
+//!    Then a rate sweep: the same open loop at rising rates (x1.5 from `BENCH_E2E_RATE`), one
+//!    run each, until a rate cannot be sent, loses orders or has a p99 above
+//!    [`SUSTAINED_P99_MS`]: the highest rate before it is the highest steady rate.
 //! 3. `GET /orders/{id}` throughput (orders of phase 2, no `If-None-Match`: 200 with the
 //!    view), beside the same load on a bare actix-web server.
 //! 4. `POST /orders` throughput, beside a bare actix-web `POST` and raw PostgreSQL writing the
 //!    same order row and outbox row in one transaction (prepared statements, a connection per
-//!    client), and the same without the outbox's NOTIFY trigger (PostgreSQL serializes the
-//!    commits of notifying transactions). After each run of the service the bench waits for
+//!    client), with and without the NOTIFY trigger the outbox had until platform_0005 (the
+//!    service has none now; PostgreSQL serializes the commits of notifying transactions, which
+//!    is why). The "raw PostgreSQL tx" row is the one with the trigger. After each run of the service the bench waits for
 //!    the flow to catch up (every accepted order `SHIPMENT_SCHEDULED`) before the next
 //!    measurement, and reports how fast the three services worked through that backlog.
 //!
 //! Within each run the system and its baselines swap order every other run. During phases 2
 //! and 4 the CPU time of each process group is recorded (see [`cpu`]), a map of where the time
-//! goes on the box.
+//! goes on the box. Each service's resident memory is read when idle after the warm-up and,
+//! as its peak, after phase 4 (see [`memory`]).
 
 #[path = "api/baseline.rs"]
 mod baseline;
@@ -41,6 +48,8 @@ mod hops;
 mod launcher;
 #[path = "api/load.rs"]
 mod load;
+#[path = "api/memory.rs"]
+mod memory;
 
 use baseline::{BareServer, RawPostgres};
 use common::{knob, median, Comparison};
@@ -58,6 +67,10 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(600);
 const WARM_UP_ORDERS: usize = 5;
 /// Orders per latency run whose events are read to see where the time went.
 const HOPS_SAMPLE: usize = 50;
+/// The end-to-end p99 a rate of the sweep must stay within to count as steady.
+const SUSTAINED_P99_MS: f64 = 250.0;
+/// Each step of the sweep places this many times the orders per second of the one before.
+const SWEEP_STEP: f64 = 1.5;
 
 #[tokio::main]
 async fn main() {
@@ -66,6 +79,8 @@ async fn main() {
     let secs = Duration::from_secs(knob("BENCH_SECS", 10));
     let e2e_rate = knob("BENCH_E2E_RATE", 100);
     let e2e_secs = Duration::from_secs(knob("BENCH_E2E_SECS", 20));
+    let sweep_secs = Duration::from_secs(knob("BENCH_SWEEP_SECS", 10));
+    let sweep_max = knob("BENCH_SWEEP_MAX", 3200);
     let env = Env::from_env();
 
     println!("api bench: building the services (cargo build --release)");
@@ -95,6 +110,12 @@ async fn main() {
             panic!("warm-up order failed: {e}");
         }
     }
+    // Idle: the warm-up's work done, nothing arriving.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_mib: Vec<f64> = processes[..3]
+        .iter()
+        .map(|(_, pid)| memory::resident_mib(*pid).0)
+        .collect();
 
     // 2. End-to-end latency at a steady rate.
     let mut e2e_p50 = Vec::new();
@@ -164,6 +185,7 @@ async fn main() {
         order_ids.extend(journeys.into_iter().map(|j| j.order_id));
     }
     assert!(!order_ids.is_empty(), "no order reached SHIPMENT_SCHEDULED");
+    let steps = sweep(&http, &order_base, e2e_rate, sweep_max, sweep_secs).await;
 
     // 3. GET /orders/{id}.
     let order_ids: Arc<[String]> = order_ids.into();
@@ -292,11 +314,96 @@ async fn main() {
         );
     }
 
+    print_sweep(&steps);
+    for ((name, pid), idle) in processes[..3].iter().zip(&idle_mib) {
+        println!(
+            "{name} resident memory: idle {idle:.1} MiB, peak under load {:.1} MiB",
+            memory::resident_mib(*pid).1
+        );
+    }
+
     drop(db);
     bare.stop().await;
     raw.drop_database(&env).await;
     raw_quiet.drop_database(&env).await;
     stack.stop().await;
+}
+
+/// One rate of the sweep: the rate asked, the rate sent, the end-to-end latencies, the orders
+/// that failed.
+struct Step {
+    rate: u64,
+    sent: f64,
+    scheduled: Sample,
+    failed: usize,
+}
+
+impl Step {
+    /// Whether the stack kept up: everything sent at the rate asked and carried through, with
+    /// a p99 within [`SUSTAINED_P99_MS`].
+    fn steady(&self) -> bool {
+        self.failed == 0
+            && self.sent >= 0.95 * self.rate as f64
+            && self.scheduled.quantile_ms(0.99) <= SUSTAINED_P99_MS
+    }
+}
+
+/// Open loops at rising rates from `from` (x[`SWEEP_STEP`]) up to `max`, until one is not
+/// [`Step::steady`]. Each loop ends when all its orders have, so every step starts idle.
+async fn sweep(
+    http: &reqwest::Client,
+    base: &str,
+    from: u64,
+    max: u64,
+    secs: Duration,
+) -> Vec<Step> {
+    let mut steps: Vec<Step> = Vec::new();
+    let mut rate = from;
+    while rate <= max && steps.last().is_none_or(Step::steady) {
+        let (journeys, failures, sending) = load::open_loop(http, base, rate, secs).await;
+        let sent = (journeys.len() + failures.len()) as f64 / sending.as_secs_f64();
+        let scheduled = Sample::new(journeys.iter().map(|j| j.scheduled).collect(), 0, sending);
+        println!(
+            "sweep {rate} orders/s: sent {sent:.0}/s, {} failed; to SHIPMENT_SCHEDULED p50 \
+             {:.1} ms p99 {:.1} ms",
+            failures.len(),
+            scheduled.quantile_ms(0.5),
+            scheduled.quantile_ms(0.99),
+        );
+        steps.push(Step {
+            rate,
+            sent,
+            scheduled,
+            failed: failures.len(),
+        });
+        rate = (rate as f64 * SWEEP_STEP).round() as u64;
+    }
+    steps
+}
+
+fn print_sweep(steps: &[Step]) {
+    let Some(last) = steps.last() else {
+        return;
+    };
+    let steady = steps.iter().take_while(|s| s.steady()).last();
+    let highest = steady.map_or("none".to_owned(), |s| {
+        format!(
+            "{} orders/s (p50 {:.1} ms, p99 {:.1} ms)",
+            s.rate,
+            s.scheduled.quantile_ms(0.5),
+            s.scheduled.quantile_ms(0.99)
+        )
+    });
+    println!("highest steady rate with p99 <= {SUSTAINED_P99_MS} ms: {highest}");
+    if !last.steady() {
+        println!(
+            "    next step {} orders/s: sent {:.0}/s, {} failed, p99 {:.1} ms",
+            last.rate,
+            last.sent,
+            last.failed,
+            last.scheduled.quantile_ms(0.99)
+        );
+    }
 }
 
 /// Runs `service` and `baseline` one after the other, the baseline first every other run.

@@ -32,7 +32,7 @@
 //!    the partitions themselves and are timed from the assignment to their last message. A
 //!    group is timed from its first handler call to the inbox holding every event (polled
 //!    every [`POLL`]), so joining the group is not counted, nor is the fetch and gathering of
-//!    its first batch (at most 500 messages or 5 ms): a small bias in its favour.
+//!    its first batch (at most 500 messages, those already fetched): a small bias in its favour.
 
 mod common;
 

@@ -153,15 +153,16 @@ pub fn event(order_id: uuid::Uuid, reason: &str) -> DomainEvent {
     .into()
 }
 
-/// Whether the outbox row of `event_id` is marked published.
+/// Whether the outbox row of `event_id`, written and committed before, is marked published: the
+/// relay deletes the rows it published.
 pub async fn is_published(client: &tokio_postgres::Client, event_id: uuid::Uuid) -> bool {
     client
         .query_one(
-            "SELECT published_at IS NOT NULL FROM outbox WHERE event_id = $1",
+            "SELECT NOT EXISTS (SELECT 1 FROM outbox WHERE event_id = $1 AND published_at IS NULL)",
             &[&event_id],
         )
         .await
-        .expect("outbox row exists")
+        .expect("outbox queried")
         .get(0)
 }
 

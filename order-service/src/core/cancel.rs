@@ -51,7 +51,7 @@ pub async fn request_cancellation(
             reason: "CUSTOMER_REQUEST".into(),
         };
         outbox::enqueue(&tx, &event.into()).await?;
-        tx.commit().await?;
+        outbox::commit(tx).await?;
         tracing::info!(%order_id, "cancellation requested");
     }
     Ok(CancelOutcome::Requested)

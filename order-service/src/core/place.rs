@@ -95,7 +95,7 @@ pub async fn place_order(
         sales_channel: "api".into(),
     };
     outbox::enqueue(&tx, &placed.into()).await?;
-    tx.commit().await?;
+    outbox::commit(tx).await?;
     tracing::info!(%order_id, total_cents, "order placed");
     Ok(order_id)
 }

@@ -1,11 +1,17 @@
 //! Reliable consumers: at-least-once delivery made effectively-once by an inbox.
 //!
 //! # The loop
-//! `Consuming`: gather a batch (up to `batch_size` messages, waiting at most `batch_wait_ms`
-//! after the first), decode it, then run every handler in **one** database transaction that
-//! also records each `(group, event_id)` in the inbox. After the commit, offsets are stored
+//! `Consuming`: gather a batch (the first message, then whatever has arrived meanwhile, up to
+//! `batch_size`; `batch_wait_ms` can make it wait for more), decode it, then run the handler in
+//! **one** database transaction that also records each `(group, event_id)` in the inbox. A
+//! handler that can apply many events in a few statements ([`Handler::BATCHES`]) is handed the
+//! whole batch; others are called once per event. After the commit, offsets are stored
 //! (`enable.auto.offset.store=false`) and auto-commit sends them to Kafka. A crash anywhere
 //! before the store redelivers the batch; the inbox turns the repeats into no-ops.
+//!
+//! Taking what has arrived instead of waiting for a fuller batch keeps each hop's pickup
+//! latency at the fetch itself when the load is low; when it is high, messages pile up during
+//! a batch's transaction and the next batch is full anyway.
 //!
 //! `Draining` on shutdown: no new fetch; the batch in hand is finished (or abandoned if it is
 //! waiting out a transient failure), stored offsets are committed synchronously, and the
@@ -38,6 +44,7 @@ use crate::{
     db::DbError,
     kafka,
     metrics::METRICS,
+    outbox,
     registry::{DecodeError, Registry},
     telemetry,
 };
@@ -103,11 +110,31 @@ impl From<crate::outbox::OutboxError> for HandlerError {
 
 /// A service's reaction to events: state changes and outbox rows, all in `tx`.
 pub trait Handler: Send + Sync + 'static {
+    /// Whether [`Handler::handle_batch`] applies several events in fewer statements than one
+    /// [`Handler::handle`] each; the consumer then hands it every batch of more than one event.
+    const BATCHES: bool = false;
+
     fn handle<'a>(
         &'a self,
         tx: &'a Transaction<'a>,
         event: &'a InboundEvent,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a;
+
+    /// Applies `events`, in their order, as [`Handler::handle`] on each would. A batch that
+    /// fails with anything but a transient error is rolled back and redone one event at a
+    /// time, so the event at fault is found and dead-lettered alone.
+    fn handle_batch<'a>(
+        &'a self,
+        tx: &'a Transaction<'a>,
+        events: &'a [&'a InboundEvent],
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send + 'a {
+        async move {
+            for event in events {
+                self.handle(tx, event).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -444,13 +471,77 @@ impl<H: Handler> ConsumerGroup<H> {
         Ok(())
     }
 
-    /// Runs the handlers of all decodable events in one transaction, committed only when
-    /// every handler succeeded.
+    /// Runs the handler over all decodable events in one transaction, committed only when
+    /// every event went through: as one batch when the handler batches and there are several,
+    /// else (and to find the event at fault when a batch fails) one event at a time.
     async fn apply(&self, pending: &[Pending]) -> Result<Applied, BoxError> {
+        let decodable = pending
+            .iter()
+            .filter(|p| matches!(p.outcome, Decoded::Event(_)))
+            .count();
+        if H::BATCHES && decodable > 1 && self.apply_batch(pending).await? {
+            return Ok(Applied::Committed);
+        }
+        self.apply_each(pending).await
+    }
+
+    /// The batch path: whether it committed. A batch refused for any reason but a transient
+    /// one is rolled back (the transaction dropped), for [`Self::apply_each`] to redo.
+    async fn apply_batch(&self, pending: &[Pending]) -> Result<bool, BoxError> {
         let mut client = self.pool.get().await.map_err(DbError::from)?;
         let tx = client.transaction().await?;
-        // The whole batch enters the inbox in one statement; what comes back is new, the rest
-        // was applied before (a redelivery) and is skipped.
+        let events: Vec<&InboundEvent> = self
+            .remember(&tx, pending)
+            .await?
+            .into_iter()
+            .map(|(_, event)| event)
+            .collect();
+        // Every event keeps its own consumer span, each lasting as long as the batch's work.
+        let spans: Vec<tracing::Span> = events.iter().map(|e| self.span(e)).collect();
+        let handled = self.handler.handle_batch(&tx, &events).await;
+        drop(spans);
+        match handled {
+            Ok(()) => {
+                outbox::commit(tx).await?;
+                self.count(&events);
+                Ok(true)
+            }
+            Err(HandlerError::Transient(e)) => Err(e),
+            Err(HandlerError::Rejected(_) | HandlerError::Persistent(_)) => Ok(false),
+        }
+    }
+
+    /// The event-by-event path, which knows which event failed.
+    async fn apply_each(&self, pending: &[Pending]) -> Result<Applied, BoxError> {
+        let mut client = self.pool.get().await.map_err(DbError::from)?;
+        let tx = client.transaction().await?;
+        let mut applied = Vec::new();
+        for (index, event) in self.remember(&tx, pending).await? {
+            match self
+                .handler
+                .handle(&tx, event)
+                .instrument(self.span(event))
+                .await
+            {
+                Ok(()) => applied.push(event),
+                Err(HandlerError::Rejected(reason)) => return Ok(Applied::Rejected(index, reason)),
+                Err(HandlerError::Persistent(e)) => return Ok(Applied::Failed(index, e)),
+                Err(HandlerError::Transient(e)) => return Err(e),
+            }
+        }
+        outbox::commit(tx).await?;
+        self.count(&applied);
+        Ok(Applied::Committed)
+    }
+
+    /// Enters the batch's decodable events into the inbox in one statement and returns those
+    /// that are new, with their position in the batch: the rest were applied before (a
+    /// redelivery) and are skipped, and an event twice in one batch is returned once.
+    async fn remember<'p>(
+        &self,
+        tx: &Transaction<'_>,
+        pending: &'p [Pending],
+    ) -> Result<Vec<(usize, &'p InboundEvent)>, tokio_postgres::Error> {
         let remember = tx
             .prepare_cached(
                 "INSERT INTO inbox (consumer_group, event_id)
@@ -459,12 +550,17 @@ impl<H: Handler> ConsumerGroup<H> {
                  RETURNING event_id",
             )
             .await?;
-        let ids: Vec<uuid::Uuid> = pending
+        let events: Vec<(usize, &InboundEvent)> = pending
             .iter()
-            .filter_map(|p| match &p.outcome {
-                Decoded::Event(e) => Some(e.event.header().event_id),
+            .enumerate()
+            .filter_map(|(index, p)| match &p.outcome {
+                Decoded::Event(e) => Some((index, e)),
                 Decoded::Dead(_) => None,
             })
+            .collect();
+        let ids: Vec<uuid::Uuid> = events
+            .iter()
+            .map(|(_, e)| e.event.header().event_id)
             .collect();
         let mut new: std::collections::HashSet<uuid::Uuid> = tx
             .query(&remember, &[&self.group, &ids])
@@ -472,49 +568,51 @@ impl<H: Handler> ConsumerGroup<H> {
             .iter()
             .map(|r| r.get(0))
             .collect();
-        let mut applied = Vec::new();
-        for (index, p) in pending.iter().enumerate() {
-            let Decoded::Event(event) = &p.outcome else {
-                continue;
-            };
-            let header = event.event.header();
-            // `remove`: an event twice in one batch is applied once.
-            if !new.remove(&header.event_id) {
-                tracing::debug!(event_id = %header.event_id, "duplicate event skipped");
-                continue;
-            }
-            // The consumer span of OpenTelemetry's messaging conventions: a child of the
-            // relay's producer span, whose context the event carries.
-            let span = tracing::info_span!(
-                "handle_event",
-                otel.name = %format_args!("process {}", event.topic),
-                otel.kind = "consumer",
-                group = %self.group,
-                topic = %event.topic,
-                partition = event.partition,
-                offset = event.offset,
-                order_id = %header.order_id,
-                event_type = %event.event.event_type(),
-            );
-            telemetry::continue_trace(&span, event.traceparent.as_deref());
-            telemetry::kafka_hop(
-                &span,
-                "process",
-                Some(&self.group),
-                &event.topic,
-                &header.order_id.to_string(),
-                &header.event_id.to_string(),
-            );
-            telemetry::kafka_position(&span, event.partition, event.offset);
-            match self.handler.handle(&tx, event).instrument(span).await {
-                Ok(()) => applied.push(event),
-                Err(HandlerError::Rejected(reason)) => return Ok(Applied::Rejected(index, reason)),
-                Err(HandlerError::Persistent(e)) => return Ok(Applied::Failed(index, e)),
-                Err(HandlerError::Transient(e)) => return Err(e),
-            }
-        }
-        tx.commit().await?;
-        for event in applied {
+        Ok(events
+            .into_iter()
+            .filter(|(_, e)| {
+                let event_id = e.event.header().event_id;
+                // `remove`: an event twice in one batch is applied once.
+                let fresh = new.remove(&event_id);
+                if !fresh {
+                    tracing::debug!(%event_id, "duplicate event skipped");
+                }
+                fresh
+            })
+            .collect())
+    }
+
+    /// The consumer span of OpenTelemetry's messaging conventions: a child of the relay's
+    /// producer span, whose context the event carries.
+    fn span(&self, event: &InboundEvent) -> tracing::Span {
+        let header = event.event.header();
+        let span = tracing::info_span!(
+            "handle_event",
+            otel.name = %format_args!("process {}", event.topic),
+            otel.kind = "consumer",
+            group = %self.group,
+            topic = %event.topic,
+            partition = event.partition,
+            offset = event.offset,
+            order_id = %header.order_id,
+            event_type = %event.event.event_type(),
+        );
+        telemetry::continue_trace(&span, event.traceparent.as_deref());
+        telemetry::kafka_hop(
+            &span,
+            "process",
+            Some(&self.group),
+            &event.topic,
+            &header.order_id.to_string(),
+            &header.event_id.to_string(),
+        );
+        telemetry::kafka_position(&span, event.partition, event.offset);
+        span
+    }
+
+    /// Counts committed events.
+    fn count(&self, events: &[&InboundEvent]) {
+        for event in events {
             METRICS
                 .events_processed_total
                 .with_label_values(&[
@@ -524,7 +622,6 @@ impl<H: Handler> ConsumerGroup<H> {
                 ])
                 .inc();
         }
-        Ok(Applied::Committed)
     }
 
     async fn decode(&self, message: &OwnedMessage) -> Result<InboundEvent, DecodeError> {

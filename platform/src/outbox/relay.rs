@@ -12,12 +12,21 @@
 //! 1. Fetch up to `batch_size` unpublished rows in id order. Unpublished, not "above the last
 //!    id": a transaction that took a smaller id but committed later is found on the next pass.
 //! 2. Enqueue the whole batch in the producer, then await all delivery reports.
-//! 3. Mark exactly the acknowledged rows published. A row of a key that comes after a failed
-//!    row of the same key stays unmarked even if it was acknowledged, so it is sent again after
-//!    the earlier one: consumers deduplicate by `event_id`, and the order per key holds.
+//! 3. Mark exactly the acknowledged rows published, by deleting them: a `DELETE` only stamps
+//!    the heap tuples, where setting `published_at` wrote a new version of each row and entries
+//!    in every index of the table. A row of a key that comes after a failed row of the same key
+//!    stays even if it was acknowledged, so it is sent again after the earlier one: consumers
+//!    deduplicate by `event_id`, and the order per key holds. Nothing reads published rows:
+//!    the debugging tool and the gauges look at unpublished ones only.
 //!
-//! The relay is woken by `NOTIFY outbox` (a trigger on insert), with a periodic poll as the
-//! fallback when a notification is lost. Published rows are deleted after `retention_secs`.
+//! # Waking up
+//! The leader runs a pass after every commit of its own process ([`super::commit`]), after
+//! every `NOTIFY outbox` (sent by standby relays of other replicas when their process
+//! committed), and every `poll_interval_ms` as the fallback for a lost notification or a row
+//! written some other way. A standby, while it waits for the lock, turns the commits of its
+//! process into one `NOTIFY outbox` per wake-up: off the commit path, so the notifying
+//! transactions PostgreSQL serializes are the relay's, not the business transactions.
+//! Rows marked published by builds that set `published_at` are deleted after `retention_secs`.
 //!
 //! # Framing with the writer's schema
 //! A row records the version of its event type's schema that wrote it, and is framed with the
@@ -149,18 +158,25 @@ impl Relay {
 
     async fn lead(&self, shutdown: &CancellationToken) -> Result<(), RelayError> {
         let (client, mut notifications) = db::dedicated(&self.database_url).await?;
-        let retry = Duration::from_millis(self.settings.leader_retry_ms);
+        let mut commits = super::commits();
+        let mut retry = tokio::time::interval(Duration::from_millis(self.settings.leader_retry_ms));
+        retry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let leader: bool = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
-                .await?
-                .get(0);
-            if leader {
-                break;
-            }
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(retry) => {}
+                _ = retry.tick() => {
+                    let leader: bool = client
+                        .query_one("SELECT pg_try_advisory_lock($1)", &[&LEADER_LOCK])
+                        .await?
+                        .get(0);
+                    if leader {
+                        break;
+                    }
+                }
+                // This process committed rows while another replica leads: wake that leader.
+                // Commits during the NOTIFY are seen by the next `changed`, so one NOTIFY
+                // covers however many commits came meanwhile.
+                Ok(()) = commits.changed() => client.batch_execute("NOTIFY outbox").await?,
             }
         }
         client.batch_execute("LISTEN outbox").await?;
@@ -170,6 +186,8 @@ impl Relay {
         let mut next_cleanup = Instant::now();
         let mut backoff = Backoff::new(self.settings.backoff_max_ms);
         loop {
+            // Commits from here on wake the next wait; earlier ones are visible to this pass.
+            commits.borrow_and_update();
             let published = tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 published = self.publish_pending(&client) => published,
@@ -196,6 +214,7 @@ impl Relay {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
+                Ok(()) = commits.changed() => {}
                 _ = notifications.recv() => {
                     // Several commits may have notified; one pass serves them all.
                     notifications.drain();
@@ -496,7 +515,7 @@ impl PublishOutcome {
     }
 }
 
-/// Marks rows published.
+/// Marks rows published: deletes them (module doc).
 pub async fn mark_published(
     client: &tokio_postgres::Client,
     ids: &[i64],
@@ -505,10 +524,7 @@ pub async fn mark_published(
         return Ok(());
     }
     client
-        .execute(
-            "UPDATE outbox SET published_at = now() WHERE id = ANY($1)",
-            &[&ids],
-        )
+        .execute("DELETE FROM outbox WHERE id = ANY($1)", &[&ids])
         .await?;
     Ok(())
 }

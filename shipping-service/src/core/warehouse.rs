@@ -60,7 +60,7 @@ pub async fn advance(pool: &Pool, shipment_id: Uuid, action: Action) -> Result<(
         .into(),
     };
     outbox::enqueue(&tx, &event).await?;
-    tx.commit().await?;
+    outbox::commit(tx).await?;
     tracing::info!(%order_id, %shipment_id, status = to.as_str(), "shipment advanced");
     Ok(())
 }

@@ -78,21 +78,26 @@ const ORDERS_DDL: &str = include_str!(concat!(
 ));
 
 impl RawPostgres {
-    /// A fresh database with the tables. Without `notify`, the outbox's NOTIFY trigger is
-    /// dropped, to show what it costs.
+    /// A fresh database with the tables. With `notify`, the outbox gets back the NOTIFY
+    /// trigger it had until migration platform_0005, to show what it cost.
     pub async fn create(env: &Env, notify: bool) -> Self {
         let url = env.fresh_database().await;
         let pool = db::pool(&DatabaseSettings::new(Secret::new(url.clone()), 1)).expect("pool");
         db::migrate(&pool, &[("order_0001_orders", ORDERS_DDL)])
             .await
             .expect("baseline tables");
-        if !notify {
+        if notify {
             pool.get()
                 .await
                 .expect("connection")
-                .batch_execute("DROP TRIGGER outbox_notify ON outbox")
+                .batch_execute(
+                    "CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+                     BEGIN PERFORM pg_notify('outbox', ''); RETURN NULL; END $$;
+                     CREATE TRIGGER outbox_notify AFTER INSERT ON outbox
+                         FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();",
+                )
                 .await
-                .expect("trigger dropped");
+                .expect("trigger created");
         }
         let event: DomainEvent = crate::common::sample_order("bench-customer-1".into()).into();
         RawPostgres {
