@@ -70,9 +70,12 @@ impl ViewTables {
             ),
             // Views are created on the first event of any kind, then locked: projector
             // instances consuming different topics may apply events of one order at once.
+            // The live ones exist already (order placement writes them); a rebuild's are new
+            // and copy their order's creation time, the key of the status lists.
             create: format!(
-                "INSERT INTO {views} (order_id, status, version)
-                 SELECT unnest($1::uuid[]), 'PENDING', 0
+                "INSERT INTO {views} (order_id, status, version, order_created_at)
+                 SELECT u.order_id, 'PENDING', 0, o.created_at
+                 FROM unnest($1::uuid[]) AS u (order_id) LEFT JOIN orders o USING (order_id)
                  ON CONFLICT (order_id) DO NOTHING"
             ),
             select: format!(
