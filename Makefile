@@ -91,9 +91,11 @@ test: infra grpcurl
 	$(MAKE) --no-print-directory chart-check
 	$(MAKE) --no-print-directory images-check
 
+# One results file per run; each bench appends its table (tests/benches/common/report.rs).
 bench: infra
 	$(TEST_ENV)
 	cd $(ROOT)
+	export BENCH_RESULTS=$(ROOT)/bench/results/$$(date -u +%Y-%m-%d-%H%M).json
 	$(CARGO) bench -p orderflow-tests
 
 fmt:
