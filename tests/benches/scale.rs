@@ -205,6 +205,21 @@ async fn main() {
         report.rows(),
     );
     svg::save("scale", &chart);
+    let p99_by_size: Vec<(String, Vec<f64>)> = growth
+        .iter()
+        .map(|(size, p99s)| {
+            let values = p99s.iter().map(|(_, p99)| *p99).collect();
+            (format!("{} orders", size_label(*size)), values)
+        })
+        .collect();
+    let chart = svg::grouped_bars(
+        &format!("p99 of each query as the orders grow ({clients} clients)"),
+        "ms",
+        &QUERIES.map(String::from),
+        &p99_by_size,
+        Some(P99_LIMIT_MS),
+    );
+    svg::save("scale-growth", &chart);
     report.finish();
 
     drop(db);

@@ -287,17 +287,13 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// The repository's `bench/results/`.
-pub fn results_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/results"))
-}
-
 /// `BENCH_RESULTS` (`make bench` names one file for all its benches), else
-/// `bench/results/<UTC date>.json`.
-fn results_path() -> PathBuf {
+/// `bench/results/<UTC date>.json` in the repository.
+pub fn results_path() -> PathBuf {
     match std::env::var_os("BENCH_RESULTS") {
         Some(path) => PathBuf::from(path),
-        None => results_dir().join(format!("{}.json", chrono::Utc::now().format("%Y-%m-%d"))),
+        None => PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../bench/results"))
+            .join(format!("{}.json", chrono::Utc::now().format("%Y-%m-%d"))),
     }
 }
 

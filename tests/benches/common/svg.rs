@@ -141,6 +141,85 @@ pub fn beside_baselines(title: &str, rows: &[Row]) -> String {
     svg + "</svg>\n"
 }
 
+/// One bar per series in each group (e.g. a query's p99 at each table size), on one scale,
+/// with `limit` (a target) as a dashed line.
+pub fn grouped_bars(
+    title: &str,
+    unit: &str,
+    groups: &[String],
+    series: &[(String, Vec<f64>)],
+    limit: Option<f64>,
+) -> String {
+    const COLOURS: [&str; 4] = ["#9ecae1", "#4292c6", "#08519c", "#08306b"];
+    let (height, left, top, bottom) = (360.0, 60.0, 50.0, 50.0);
+    let plot_h = height - top - bottom;
+    let max = series
+        .iter()
+        .flat_map(|(_, values)| values.iter().copied())
+        .chain(limit)
+        .fold(f64::MIN_POSITIVE, f64::max)
+        * 1.1;
+    let y = |value: f64| top + plot_h - value / max * plot_h;
+    let group_w = (WIDTH - left - 20.0) / groups.len().max(1) as f64;
+    let bar_w = (group_w - 20.0) / series.len().max(1) as f64;
+    let mut svg = header(height, title);
+    for (s, (name, _)) in series.iter().enumerate() {
+        let x = left + s as f64 * 110.0;
+        let _ = writeln!(
+            svg,
+            "<rect x=\"{x}\" y=\"30\" width=\"12\" height=\"12\" fill=\"{}\"/>\
+             <text x=\"{}\" y=\"40\" {FONT}>{}</text>",
+            COLOURS[s % COLOURS.len()],
+            x + 16.0,
+            escape(name)
+        );
+    }
+    for (g, group) in groups.iter().enumerate() {
+        let x0 = left + g as f64 * group_w + 10.0;
+        for (s, (_, values)) in series.iter().enumerate() {
+            let Some(&value) = values.get(g) else {
+                continue;
+            };
+            let x = x0 + s as f64 * bar_w;
+            let _ = writeln!(
+                svg,
+                "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" {FONT} text-anchor=\"middle\">{value:.1}</text>",
+                y(value),
+                bar_w - 2.0,
+                top + plot_h - y(value),
+                COLOURS[s % COLOURS.len()],
+                x + bar_w / 2.0,
+                y(value) - 3.0
+            );
+        }
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{:.1}\" {FONT} text-anchor=\"middle\">{}</text>",
+            x0 + (group_w - 20.0) / 2.0,
+            height - bottom + 16.0,
+            escape(group)
+        );
+    }
+    let right = WIDTH - 20.0;
+    if let Some(limit) = limit {
+        let (ly, label_y) = (y(limit), y(limit) - 4.0);
+        let _ = writeln!(
+            svg,
+            "<line x1=\"{left}\" x2=\"{right:.1}\" y1=\"{ly:.1}\" y2=\"{ly:.1}\" \
+             stroke=\"#d62728\" stroke-dasharray=\"6 4\"/><text x=\"{right:.1}\" \
+             y=\"{label_y:.1}\" {FONT} fill=\"#d62728\" text-anchor=\"end\">target {limit} {unit}</text>"
+        );
+    }
+    let (axis_y, unit_x, unit_y) = (top + plot_h, left - 6.0, top + 4.0);
+    let _ = writeln!(
+        svg,
+        "<line x1=\"{left}\" x2=\"{right:.1}\" y1=\"{axis_y:.1}\" y2=\"{axis_y:.1}\" stroke=\"#999\"/>\
+         <text x=\"{unit_x:.1}\" y=\"{unit_y:.1}\" {FONT} text-anchor=\"end\">{unit}</text>"
+    );
+    svg + "</svg>\n"
+}
+
 fn header(height: f64, title: &str) -> String {
     format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" \
@@ -150,16 +229,18 @@ fn header(height: f64, title: &str) -> String {
     )
 }
 
-/// Writes `svg` as `bench/results/<UTC date>-<name>.svg` (not in a smoke run); returns where.
+/// Writes `svg` beside the run's results file, as `<its name>-<name>.svg` (not in a smoke
+/// run); returns where.
 pub fn save(name: &str, svg: &str) -> Option<std::path::PathBuf> {
     if super::report::smoke() {
         return None;
     }
-    let path = super::report::results_dir().join(format!(
-        "{}-{name}.svg",
-        chrono::Utc::now().format("%Y-%m-%d")
-    ));
-    let written = std::fs::create_dir_all(super::report::results_dir())
+    let results = super::report::results_path();
+    let stem = results.file_stem()?.to_string_lossy().into_owned();
+    let path = results.with_file_name(format!("{stem}-{name}.svg"));
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
         .and_then(|()| std::fs::write(&path, svg));
     match written {
         Ok(()) => {
