@@ -8,7 +8,8 @@
 #   make up | down | status      whole stack (C="kafka registry" narrows it)
 #   make logs [C=kafka]          tail the logs
 #   make infra                   postgres, kafka, registry only
-#   make test [TEST_ARGS=...]    infra, then fmt check, clippy, cargo test, chart and image checks
+#   make test [TEST_ARGS=...]    infra, then fmt check, clippy, cargo test, bench smoke runs,
+#                                chart and image checks
 #   make bench | fmt | clippy
 #   make chart-check             helm lint, schema validation and tests of the chart
 #   make images | images-check   service images (podman); run them against the stack
@@ -88,15 +89,20 @@ test: infra grpcurl
 	# The end-to-end tests run the service binaries as processes.
 	$(CARGO) build --workspace --bins
 	$(CARGO) test --workspace $(TEST_ARGS)
+	# One tiny run of each bench on the debug build, so they keep compiling and working
+	# (figures not judged; the full benches are make bench).
+	BENCH_SMOKE=1 $(CARGO) test -p orderflow-tests --benches
 	# The REST contract: each service fuzzed from its generated OpenAPI document.
 	$(MAKE) --no-print-directory api-check
 	# Kubernetes delivery: the Helm chart, and the service images against the stack.
 	$(MAKE) --no-print-directory chart-check
 	$(MAKE) --no-print-directory images-check
 
+# One results file per run; each bench appends its table (tests/benches/common/report.rs).
 bench: infra
 	$(TEST_ENV)
 	cd $(ROOT)
+	export BENCH_RESULTS=$(ROOT)/bench/results/$$(date -u +%Y-%m-%d-%H%M).json
 	$(CARGO) bench -p orderflow-tests
 
 fmt:

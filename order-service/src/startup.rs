@@ -33,6 +33,10 @@ pub const MIGRATIONS: &[platform::db::Migration] = &[
         "order_0004_view_cancellation_request",
         include_str!("../migrations/0004_view_cancellation_request.sql"),
     ),
+    (
+        "order_0005_view_list_keys",
+        include_str!("../migrations/0005_view_list_keys.sql"),
+    ),
 ];
 
 pub struct Application;

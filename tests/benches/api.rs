@@ -23,7 +23,9 @@
 //!    run each, until a rate cannot be sent, loses orders or has a p99 above
 //!    [`SUSTAINED_P99_MS`]: the highest rate before it is the highest steady rate.
 //! 3. `GET /orders/{id}` throughput (orders of phase 2, no `If-None-Match`: 200 with the
-//!    view), beside the same load on a bare actix-web server.
+//!    view), beside the same load on a bare actix-web server, and beside raw PostgreSQL
+//!    running the service's select of the same view rows at the same concurrency (see
+//!    [`raw_read`]; target: GET at least half of it).
 //! 4. `POST /orders` throughput, beside a bare actix-web `POST` and raw PostgreSQL writing the
 //!    same order row and outbox row in one transaction (prepared statements, a connection per
 //!    client), with and without the NOTIFY trigger the outbox had until platform_0005 (the
@@ -39,6 +41,7 @@
 
 #[path = "api/baseline.rs"]
 mod baseline;
+#[allow(dead_code)] // The sample event is the other benches'.
 mod common;
 #[path = "api/cpu.rs"]
 mod cpu;
@@ -50,13 +53,20 @@ mod launcher;
 mod load;
 #[path = "api/memory.rs"]
 mod memory;
+#[path = "api/raw_read.rs"]
+mod raw_read;
 
 use baseline::{BareServer, RawPostgres};
-use common::{knob, median, Comparison};
+use common::{
+    knob, median,
+    report::{Report, Target},
+    svg, Comparison,
+};
 use cpu::{CpuMeter, Usage};
 use launcher::Stack;
 use load::{answered, closed_loop, http_client, order_body, Sample};
 use orderflow_tests::Env;
+use raw_read::RawReads;
 use reqwest::{header, StatusCode};
 use std::{sync::Arc, time::Duration};
 use tokio::time::Instant;
@@ -84,7 +94,7 @@ async fn main() {
     let env = Env::from_env();
 
     println!("api bench: building the services (cargo build --release)");
-    let binaries = launcher::release_binaries();
+    let binaries = launcher::service_binaries();
     let stack = Stack::start(env.clone(), &binaries).await;
     println!(
         "api bench: services up (namespace {}, logs in {})",
@@ -94,6 +104,14 @@ async fn main() {
     let bare = BareServer::start();
     let raw = RawPostgres::create(&env, true).await;
     let raw_quiet = RawPostgres::create(&env, false).await;
+    let raw_reads = RawReads::connect(&stack.iso.database_url, clients).await;
+    let mut report = Report::start(
+        "api",
+        serde_json::json!({
+            "clients": clients, "seconds": secs.as_secs(), "reps": reps,
+            "e2e_rate": e2e_rate, "e2e_seconds": e2e_secs.as_secs(),
+        }),
+    );
     let http = http_client(clients);
     let order_base = stack.order.url("");
     let processes = vec![
@@ -126,6 +144,7 @@ async fn main() {
     let reader = hops::Reader::new(&env.kafka);
     let mut e2e_cpu = Vec::new();
     let mut order_ids = Vec::new();
+    let mut e2e_latencies = Vec::new();
     let mut failed = 0;
     for rep in 0..reps {
         let meter = CpuMeter::start(processes.clone());
@@ -178,6 +197,7 @@ async fn main() {
             stages[0].len(),
             medians.join(" / ")
         );
+        e2e_latencies.extend(scheduled.latencies.iter().map(|d| d.as_secs_f64() * 1000.0));
         e2e_p50.push(scheduled.quantile_ms(0.5));
         e2e_p99.push(scheduled.quantile_ms(0.99));
         post_p50.push(accepted.quantile_ms(0.5));
@@ -190,21 +210,32 @@ async fn main() {
     // 3. GET /orders/{id}.
     let order_ids: Arc<[String]> = order_ids.into();
     let mut get = Comparison::new("GET /orders/{id}", "bare actix GET", "req/s");
+    let mut get_raw = Comparison::new("GET /orders/{id}", "raw PostgreSQL select", "req/s");
     let mut get_samples = Vec::new();
     let mut bare_get_samples = Vec::new();
+    let mut raw_get_samples = Vec::new();
+    let read_ids: Arc<[uuid::Uuid]> = order_ids
+        .iter()
+        .map(|id| id.parse().expect("order ids are UUIDs"))
+        .collect();
     for rep in 0..reps {
         let service = || get_load(&http, &order_base, &order_ids, clients, secs);
         let bare_base = bare.url("");
         let baseline = || get_load(&http, &bare_base, &order_ids, clients, secs);
         let (s, b) = interleaved(rep, service, baseline).await;
+        let r = raw_reads.load(&read_ids, secs).await;
         println!(
-            "GET run {}/{reps}: service {}; bare {}",
+            "GET run {}/{reps}: service {}; bare {}; raw PostgreSQL select {}",
             rep + 1,
             s.summary(),
-            b.summary()
+            b.summary(),
+            r.summary()
         );
         get.measured.push(s.rate());
         get.baseline.push(b.rate());
+        get_raw.measured.push(s.rate());
+        get_raw.baseline.push(r.rate());
+        raw_get_samples.push(r);
         get_samples.push(s);
         bare_get_samples.push(b);
     }
@@ -281,8 +312,10 @@ async fn main() {
         Usage::median_of(&post_cpu)
     );
     get.print();
+    get_raw.print();
     print_latency("GET /orders/{id} latency", &get_samples);
     print_latency("bare actix GET latency", &bare_get_samples);
+    print_latency("raw PostgreSQL select latency", &raw_get_samples);
     println!(
         "POST -> SHIPMENT_SCHEDULED (long poll) at {e2e_rate}/s: p50 {:.1} ms  p99 {:.1} ms  \
          ({failed} orders failed)",
@@ -321,6 +354,42 @@ async fn main() {
             memory::resident_mib(*pid).1
         );
     }
+    for comparison in [&post_bare, &post_raw, &post_quiet, &get] {
+        report.add(comparison.row(Target::None));
+    }
+    report.add(get_raw.row(Target::RatioAtLeast(0.5)));
+    report.add(common::report::Row {
+        figure: "GET /orders/{id} p99".into(),
+        unit: "ms",
+        now: median(&quantiles(&get_samples, 0.99)),
+        baseline: Some((
+            "raw PostgreSQL select p99".into(),
+            median(&quantiles(&raw_get_samples, 0.99)),
+        )),
+        target: Target::AtMost(10.0),
+    });
+    report.add(common::report::Row {
+        figure: format!("POST -> SHIPMENT_SCHEDULED p99 at {e2e_rate}/s"),
+        unit: "ms",
+        now: median(&e2e_p99),
+        baseline: None,
+        target: Target::None,
+    });
+    svg::save(
+        "api-e2e",
+        &svg::latency_distribution(
+            &format!("POST -> SHIPMENT_SCHEDULED at {e2e_rate} orders/s, {reps} runs"),
+            &e2e_latencies,
+        ),
+    );
+    svg::save(
+        "api",
+        &svg::beside_baselines(
+            &format!("REST API beside its baselines ({clients} clients)"),
+            report.rows(),
+        ),
+    );
+    report.finish();
 
     drop(db);
     bare.stop().await;
@@ -423,13 +492,16 @@ where
     }
 }
 
+/// The `q` quantile (ms) of each sample.
+fn quantiles(samples: &[Sample], q: f64) -> Vec<f64> {
+    samples.iter().map(|s| s.quantile_ms(q)).collect()
+}
+
 fn print_latency(label: &str, samples: &[Sample]) {
-    let p50: Vec<f64> = samples.iter().map(|s| s.quantile_ms(0.5)).collect();
-    let p99: Vec<f64> = samples.iter().map(|s| s.quantile_ms(0.99)).collect();
     println!(
         "    {label}: p50 {:.2} ms  p99 {:.2} ms",
-        median(&p50),
-        median(&p99)
+        median(&quantiles(samples, 0.5)),
+        median(&quantiles(samples, 0.99))
     );
 }
 

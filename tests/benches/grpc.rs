@@ -26,7 +26,7 @@ mod launcher;
 #[path = "api/load.rs"]
 mod load;
 
-use common::{knob, thousands, Comparison};
+use common::{knob, report::Report, thousands, Comparison};
 use launcher::Stack;
 use load::{answered, closed_loop, http_client, Sample};
 use orderflow_proto::v1::{
@@ -52,9 +52,15 @@ async fn main() {
     let secs = Duration::from_secs(knob("BENCH_SECS", 10));
     let streams = knob("BENCH_STREAMS", 10_000) as usize;
     let env = Env::from_env();
+    let mut report = Report::start(
+        "grpc",
+        serde_json::json!({
+            "clients": clients, "seconds": secs.as_secs(), "reps": reps, "streams": streams,
+        }),
+    );
 
     println!("grpc bench: building the services (cargo build --release)");
-    let binaries = launcher::release_binaries();
+    let binaries = launcher::service_binaries();
     let stack = Stack::start(env.clone(), &binaries).await;
     let grpc_url = format!("http://127.0.0.1:{}", stack.order_grpc_port);
     println!(
@@ -156,6 +162,8 @@ async fn main() {
     rate.print();
     p99.print();
     memory.print();
+    report.add_all(&[&rate, &p99, &memory]);
+    report.finish();
     println!(
         "    first run: {:.1} KiB per open stream",
         (memory.measured[0] - idle) / streams as f64

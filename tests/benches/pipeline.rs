@@ -34,9 +34,10 @@
 //!    every [`POLL`]), so joining the group is not counted, nor is the fetch and gathering of
 //!    its first batch (at most 500 messages, those already fetched): a small bias in its favour.
 
+#[allow(dead_code)] // The charts are the api and scale benches'.
 mod common;
 
-use common::{knob, median, Comparison};
+use common::{knob, median, report::Report, Comparison};
 use orderflow_tests::{
     fixtures::{Isolated, Recorder, EFFECTS_TABLE},
     Env,
@@ -129,6 +130,10 @@ async fn main() {
     let (events, relay_batch) = (setup.events, setup.relay_batch);
     let reps = knob("BENCH_REPS", 3) as usize;
     let env = Env::from_env();
+    let mut report = Report::start(
+        "pipeline",
+        serde_json::json!({"events": events, "reps": reps, "relay_batch": relay_batch}),
+    );
     println!(
         "pipeline bench: {events} events per run, {reps} runs, relay batches of {relay_batch}, \
          outbox statistics {} (Kafka {})",
@@ -204,6 +209,8 @@ async fn main() {
     group.print();
     decode.print();
     noop.print();
+    report.add_all(&[&relay, &stepwise, &group, &decode, &noop]);
+    report.finish();
 }
 
 /// One run on a fresh database and namespace, removed afterwards.

@@ -17,9 +17,10 @@
 //!
 //! Both are timed from the start of their read to their last record.
 
+#[allow(dead_code)] // The charts are the api and scale benches'.
 mod common;
 
-use common::{knob, Comparison};
+use common::{knob, report::Report, Comparison};
 use orderflow_cli::{
     cmd::replay::{self, Source},
     kafka::{Kafka, Start},
@@ -40,6 +41,10 @@ async fn main() {
         3 * orders,
         env.kafka
     );
+    let mut report = Report::start(
+        "replay",
+        serde_json::json!({"orders": orders, "reps": reps}),
+    );
     let mut comparison = Comparison::new("rebuild", "raw consume+decode", "ev/s");
     for rep in 0..reps {
         let iso = Isolated::new(env.clone(), &[]).await;
@@ -49,6 +54,8 @@ async fn main() {
         common::delete_namespace(&env, &iso.namespace).await;
     }
     comparison.print();
+    report.add_all(&[&comparison]);
+    report.finish();
 }
 
 /// One run: `(rebuild, raw)` in events per second.

@@ -40,11 +40,19 @@ pub async fn place_order(
     let tx = client.transaction().await?;
     let insert = tx
         .prepare_cached(
-            "INSERT INTO orders (order_id, customer_id, currency, items, total_cents,
-                                 idempotency_key, request)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (idempotency_key) DO NOTHING
-             RETURNING order_id",
+            // The order's view starts with it (PENDING, version 0: what the projector would
+            // create), so the lists by status find the order in the views alone.
+            "WITH placed AS (
+                 INSERT INTO orders (order_id, customer_id, currency, items, total_cents,
+                                     idempotency_key, request)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                 ON CONFLICT (idempotency_key) DO NOTHING
+                 RETURNING order_id, created_at
+             ), placed_view AS (
+                 INSERT INTO order_views (order_id, status, version, order_created_at, updated_at)
+                 SELECT order_id, 'PENDING', 0, created_at, created_at FROM placed
+             )
+             SELECT order_id FROM placed",
         )
         .await?;
     let inserted = tx

@@ -17,7 +17,7 @@ use platform::{
 };
 use schemas::{PaymentStatus, ShipmentStatus};
 use serde::{Deserialize, Deserializer, Serialize};
-use tokio_postgres::Row;
+use tokio_postgres::{types::ToSql, Row};
 use utoipa::{openapi::schema::Schema, openapi::RefOr, PartialSchema, ToSchema};
 use uuid::Uuid;
 
@@ -111,14 +111,18 @@ fn view(row: &Row) -> OrderView {
     }
 }
 
+/// The statement [`find_order`] runs (`$1`: the order id); the benches' raw PostgreSQL
+/// baseline of `GET /orders/{id}` runs the same.
+pub fn find_order_sql() -> String {
+    format!(
+        "SELECT {VIEW_COLUMNS} FROM orders o LEFT JOIN order_views v USING (order_id)
+         WHERE o.order_id = $1"
+    )
+}
+
 pub async fn find_order(pool: &Pool, order_id: Uuid) -> Result<OrderView, OrderError> {
     let client = pool.get().await?;
-    let statement = client
-        .prepare_cached(&format!(
-            "SELECT {VIEW_COLUMNS} FROM orders o LEFT JOIN order_views v USING (order_id)
-             WHERE o.order_id = $1"
-        ))
-        .await?;
+    let statement = client.prepare_cached(&find_order_sql()).await?;
     let row = client
         .query_opt(&statement, &[&order_id])
         .await?
@@ -146,6 +150,14 @@ pub struct Cursor {
 
 impl Cursor {
     const RULE: &str = "is not a cursor this API returned";
+
+    /// Before every order: where the first page starts. (Year 9999, and the largest id.)
+    fn before_all() -> Self {
+        Cursor {
+            created_at: DateTime::from_timestamp(253_402_300_799, 0).expect("a valid time"),
+            order_id: Uuid::max(),
+        }
+    }
 
     pub fn encode(&self) -> String {
         format!(
@@ -281,31 +293,91 @@ impl TryFrom<ListQuery> for ListFilter {
     }
 }
 
+/// The list statements, one per filter shape, so that each keeps a plan of its own that walks
+/// an index in the list's order (newest first) from the cursor and stops after a page: the
+/// cost of a page does not grow with the tables. (One statement for every shape, `$1 IS NULL
+/// OR ..`, gets one generic plan, which scans the tables whole for a filter it was not
+/// planned for.) `$1`, `$2`: the cursor; `$3`: the page size plus one; then the filters.
+///
+/// The page size is a parameter, which a generic plan (PostgreSQL's choice for a statement
+/// run many times) cannot see: it assumes a tenth of the table and prefers scanning it whole
+/// and sorting (or a parallel scan), hundreds of ms per request at 10k orders. So each
+/// statement selects at most the largest page in a subquery, a `LIMIT` the planner sees, and
+/// the outer `LIMIT $3` stops it after the rows asked for; a `LIMIT` keeps the order of the
+/// rows below it.
+mod list_sql {
+    use super::{ListFilter, VIEW_COLUMNS};
+
+    /// `query` (ordered newest first), at most a page.
+    fn page(query: String) -> String {
+        format!(
+            "SELECT * FROM ({query} LIMIT {}) AS page LIMIT $3",
+            ListFilter::MAX_LIMIT + 1
+        )
+    }
+
+    /// Every order: `orders_newest`.
+    pub fn all() -> String {
+        page(format!(
+            "SELECT {VIEW_COLUMNS} FROM orders o LEFT JOIN order_views v USING (order_id)
+             WHERE (o.created_at, o.order_id) < ($1, $2)
+             ORDER BY o.created_at DESC, o.order_id DESC"
+        ))
+    }
+
+    /// A customer's orders (`$4`): `orders_customer_newest`.
+    pub fn customer() -> String {
+        page(format!(
+            "SELECT {VIEW_COLUMNS} FROM orders o LEFT JOIN order_views v USING (order_id)
+             WHERE o.customer_id = $4 AND (o.created_at, o.order_id) < ($1, $2)
+             ORDER BY o.created_at DESC, o.order_id DESC"
+        ))
+    }
+
+    /// Orders in one status (`$4`): `order_views_status_newest`. Every order has its view
+    /// from its placement on, so the views alone know them all.
+    pub fn status() -> String {
+        page(format!(
+            "SELECT {VIEW_COLUMNS} FROM order_views v JOIN orders o USING (order_id)
+             WHERE v.status = $4 AND (v.order_created_at, v.order_id) < ($1, $2)
+             ORDER BY v.order_created_at DESC, v.order_id DESC"
+        ))
+    }
+
+    /// A customer's orders (`$4`) in one status (`$5`): the customer's orders newest first
+    /// (`orders_customer_newest`), the status checked on each, so the cost is bounded by
+    /// that customer's orders.
+    pub fn customer_status() -> String {
+        page(format!(
+            "SELECT {VIEW_COLUMNS} FROM orders o LEFT JOIN order_views v USING (order_id)
+             WHERE o.customer_id = $4 AND COALESCE(v.status, 'PENDING') = $5
+               AND (o.created_at, o.order_id) < ($1, $2)
+             ORDER BY o.created_at DESC, o.order_id DESC"
+        ))
+    }
+}
+
 pub async fn list_orders(pool: &Pool, filter: &ListFilter) -> Result<Page, OrderError> {
     let client = pool.get().await?;
-    let statement = client
-        .prepare_cached(&format!(
-            "SELECT {VIEW_COLUMNS} FROM orders o LEFT JOIN order_views v USING (order_id)
-             WHERE ($1::text IS NULL OR o.customer_id = $1)
-               AND ($2::text IS NULL OR COALESCE(v.status, 'PENDING') = $2)
-               AND ($3::timestamptz IS NULL OR (o.created_at, o.order_id) < ($3, $4))
-             ORDER BY o.created_at DESC, o.order_id DESC
-             LIMIT $5"
-        ))
-        .await?;
     let status = filter.status.map(OrderStatus::as_str);
-    let rows = client
-        .query(
-            &statement,
-            &[
-                &filter.customer_id.as_ref().map(CustomerId::as_str),
-                &status,
-                &filter.cursor.map(|c| c.created_at),
-                &filter.cursor.map(|c| c.order_id),
-                &(filter.limit + 1),
-            ],
-        )
-        .await?;
+    let customer_id = filter.customer_id.as_ref().map(CustomerId::as_str);
+    let sql = match (customer_id, status) {
+        (None, None) => list_sql::all(),
+        (Some(_), None) => list_sql::customer(),
+        (None, Some(_)) => list_sql::status(),
+        (Some(_), Some(_)) => list_sql::customer_status(),
+    };
+    let statement = client.prepare_cached(&sql).await?;
+    let cursor = filter.cursor.unwrap_or_else(Cursor::before_all);
+    let limit = filter.limit + 1;
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&cursor.created_at, &cursor.order_id, &limit];
+    if let Some(customer_id) = &customer_id {
+        params.push(customer_id);
+    }
+    if let Some(status) = &status {
+        params.push(status);
+    }
+    let rows = client.query(&statement, &params).await?;
     let mut items: Vec<OrderView> = rows.iter().map(view).collect();
     let next_cursor = if items.len() as i64 > filter.limit {
         items.truncate(filter.limit as usize);
@@ -334,31 +406,35 @@ pub struct AppliedEvent {
     pub trace_id: Option<String>,
 }
 
+/// The events applied to an order's view, in the order they were applied: one prepared
+/// statement, by the order's primary key and `order_view_events_order`. The order's row tells
+/// an unknown order (no row) from one without events yet (a row of NULLs).
 pub async fn order_events(pool: &Pool, order_id: Uuid) -> Result<Vec<AppliedEvent>, OrderError> {
     let client = pool.get().await?;
-    let known = client
-        .query_opt("SELECT 1 FROM orders WHERE order_id = $1", &[&order_id])
-        .await?;
-    if known.is_none() {
-        return Err(OrderError::NotFound);
-    }
-    let rows = client
-        .query(
-            "SELECT event_id, event_type, topic, kafka_partition, kafka_offset, occurred_at, trace_id
-             FROM order_view_events WHERE order_id = $1 ORDER BY seq",
-            &[&order_id],
+    let statement = client
+        .prepare_cached(
+            "SELECT e.event_id, e.event_type, e.topic, e.kafka_partition, e.kafka_offset,
+                    e.occurred_at, e.trace_id
+             FROM orders o LEFT JOIN order_view_events e USING (order_id)
+             WHERE o.order_id = $1 ORDER BY e.seq",
         )
         .await?;
+    let rows = client.query(&statement, &[&order_id]).await?;
+    if rows.is_empty() {
+        return Err(OrderError::NotFound);
+    }
     Ok(rows
         .iter()
-        .map(|r| AppliedEvent {
-            event_id: r.get(0),
-            event_type: r.get(1),
-            topic: r.get(2),
-            partition: r.get(3),
-            offset: r.get(4),
-            occurred_at: r.get(5),
-            trace_id: r.get(6),
+        .filter_map(|r| {
+            Some(AppliedEvent {
+                event_id: r.get::<_, Option<Uuid>>(0)?,
+                event_type: r.get(1),
+                topic: r.get(2),
+                partition: r.get(3),
+                offset: r.get(4),
+                occurred_at: r.get(5),
+                trace_id: r.get(6),
+            })
         })
         .collect())
 }

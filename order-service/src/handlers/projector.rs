@@ -71,16 +71,23 @@ impl ViewTables {
                    USING (topic, kafka_partition)
                  FOR UPDATE OF p"
             ),
-            // A view is inserted by the first batch holding any event of its order, with
-            // the batch's events folded in (the same columns as `update`).
+            // A view is inserted by the first batch holding any event of its order, with the
+            // batch's events folded in (the same columns as `update`). The live ones exist
+            // already (order placement writes them); a rebuild's are new and copy their order's
+            // creation time, the key of the status lists.
             insert: format!(
                 "INSERT INTO {views} (order_id, status, cancellation_reason, payment_id,
                         payment_status, payment_amount, decline_reason, shipment_id,
                         shipment_status, version, cancellation_request,
-                        cancellation_rejected_reason)
-                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[],
+                        cancellation_rejected_reason, order_created_at)
+                 SELECT u.*, o.created_at
+                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[],
                              $6::int8[], $7::text[], $8::uuid[], $9::text[], $10::int8[],
                              $11::text[], $12::text[])
+                      AS u (order_id, status, cancellation_reason, payment_id, payment_status,
+                            payment_amount, decline_reason, shipment_id, shipment_status, version,
+                            cancellation_request, cancellation_rejected_reason)
+                 LEFT JOIN orders o USING (order_id)
                  ON CONFLICT (order_id) DO NOTHING
                  RETURNING order_id"
             ),

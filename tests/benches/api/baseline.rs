@@ -63,19 +63,13 @@ async fn show(id: web::Path<String>) -> HttpResponse {
     }))
 }
 
-/// A database with the order-service's `orders` table and the platform's outbox, and the rows
-/// an accepted order writes there.
+/// A database with the order-service's tables and the platform's outbox, and the rows an
+/// accepted order writes there (the order, its first view, the outbox row).
 pub struct RawPostgres {
     url: String,
     /// The Avro datum of an `OrderPlaced` of the bench's order, as the outbox stores it.
     datum: Arc<Vec<u8>>,
 }
-
-/// The order-service's own DDL, so the baseline writes exactly its rows and indexes.
-const ORDERS_DDL: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../order-service/migrations/0001_orders.sql"
-));
 
 impl RawPostgres {
     /// A fresh database with the tables. With `notify`, the outbox gets back the NOTIFY
@@ -83,7 +77,9 @@ impl RawPostgres {
     pub async fn create(env: &Env, notify: bool) -> Self {
         let url = env.fresh_database().await;
         let pool = db::pool(&DatabaseSettings::new(Secret::new(url.clone()), 1)).expect("pool");
-        db::migrate(&pool, &[("order_0001_orders", ORDERS_DDL)])
+        // The order-service's own migrations, so the baseline writes exactly its rows,
+        // indexes and triggers.
+        db::migrate(&pool, order_service::startup::MIGRATIONS)
             .await
             .expect("baseline tables");
         if notify {
@@ -134,9 +130,15 @@ impl RawPostgres {
         tokio::spawn(connection);
         let order = client
             .prepare(
-                "INSERT INTO orders (order_id, customer_id, currency, items, total_cents,
-                                     idempotency_key, request)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                // With the order's first view, as order-service writes them.
+                "WITH placed AS (
+                     INSERT INTO orders (order_id, customer_id, currency, items, total_cents,
+                                         idempotency_key, request)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     RETURNING order_id, created_at
+                 )
+                 INSERT INTO order_views (order_id, status, version, order_created_at, updated_at)
+                 SELECT order_id, 'PENDING', 0, created_at, created_at FROM placed",
             )
             .await
             .expect("order insert prepared");

@@ -2,8 +2,10 @@
 //! a fresh Kafka namespace, free ports, logs in a file each.
 //!
 //! The binaries are release builds (a benchmark of debug builds would measure the compiler's
-//! settings): [`release_binaries`] runs `cargo build --release` for the three service crates,
+//! settings): [`service_binaries`] runs `cargo build --release` for the three service crates,
 //! which is a no-op when they are up to date, and finds them beside this bench's executable.
+//! A bench built by `cargo test --benches` (the smoke runs, `BENCH_SMOKE=1`) is a debug build
+//! and gets debug services, which that build already made.
 
 use orderflow_tests::{fixtures::Isolated, services::free_port, Env};
 use std::{
@@ -26,11 +28,23 @@ const READY_WITHIN: Duration = Duration::from_secs(60);
 /// How long a service may take to stop after SIGTERM before it is killed.
 const STOP_WITHIN: Duration = Duration::from_secs(15);
 
-/// Builds the service binaries in release mode and returns the directory holding them.
-pub fn release_binaries() -> PathBuf {
+/// Builds the service binaries in the profile of this bench's executable (release under
+/// `cargo bench`, debug under `cargo test --benches`) and returns the directory holding them.
+pub fn service_binaries() -> PathBuf {
+    // This bench runs from <target>/<profile>/deps; the binaries are in <target>/<profile>.
+    let exe = std::env::current_exe().expect("own path");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("bench executable lives in <target>/<profile>/deps")
+        .to_owned();
+    let release = dir.file_name().is_some_and(|name| name == "release");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
-    build.args(["build", "--release", "--bins", "--quiet"]);
+    build.args(["build", "--bins", "--quiet"]);
+    if release {
+        build.arg("--release");
+    }
     for service in SERVICES {
         build.args(["-p", service]);
     }
@@ -38,17 +52,7 @@ pub fn release_binaries() -> PathBuf {
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .status()
         .expect("cargo runs");
-    assert!(
-        status.success(),
-        "cargo build --release of the services failed"
-    );
-    // This bench runs from <target>/release/deps; the binaries are in <target>/release.
-    let exe = std::env::current_exe().expect("own path");
-    let dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("bench executable lives in <target>/release/deps")
-        .to_owned();
+    assert!(status.success(), "cargo build of the services failed");
     for service in SERVICES {
         assert!(
             dir.join(service).is_file(),

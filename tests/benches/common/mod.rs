@@ -1,11 +1,15 @@
-//! What both benches share: their knobs, medians, the comparison table, and removing the
+//! What the benches share: their knobs, medians, the comparison table, and removing the
 //! Kafka topics a run created on the shared stack (the fixtures' `Isolated` removes its
-//! databases and registry subjects when dropped).
+//! databases and registry subjects when dropped); [`report`]: the results table and its JSON
+//! file; [`svg`]: the charts.
 //!
 //! The machine the benches run on is small and shared, so no single run is trusted: every
 //! figure is measured several times, interleaved with its baseline, and reported as the median
 //! of the runs, beside the baseline's median and the median of the per-run ratios (a ratio of
 //! two runs made seconds apart is steadier than either figure alone).
+
+pub mod report;
+pub mod svg;
 
 use orderflow_tests::Env;
 use rdkafka::{
@@ -15,12 +19,15 @@ use rdkafka::{
 };
 use std::time::Duration;
 
-/// A numeric setting from the environment, e.g. `BENCH_REPS=5`, or `default`.
+/// A numeric setting from the environment, e.g. `BENCH_REPS=5`, or `default`; in a smoke run
+/// (`BENCH_SMOKE=1`) an unset knob is at most 1 (one run, one client, one second, one
+/// event...), so that the run takes seconds.
 pub fn knob(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
         Ok(value) => value
             .parse()
             .unwrap_or_else(|_| panic!("{name}={value:?} is not a whole number")),
+        Err(_) if report::smoke() => default.min(1),
         Err(_) => default,
     }
 }
@@ -78,6 +85,17 @@ impl Comparison {
             .zip(&self.baseline)
             .map(|(m, b)| m / b)
             .collect()
+    }
+
+    /// The medians as a row of the results table.
+    pub fn row(&self, target: report::Target) -> report::Row {
+        report::Row {
+            figure: self.label.clone(),
+            unit: self.unit,
+            now: median(&self.measured),
+            baseline: Some((self.baseline_label.clone(), median(&self.baseline))),
+            target,
+        }
     }
 
     /// e.g. `relay: 12,345 ev/s (median of 3)  raw producer: 45,678 ev/s  ratio 0.27`, then the
