@@ -79,6 +79,11 @@
 #   .local/stacks/<stack>/logs/<c>.log  component output (appended per start)
 #   .local/stacks/<stack>/run/<c>.pid   pid of the component's main process
 #   .local/stacks/<stack>/{postgres,kafka,registry}/   data and rendered config
+#   .local/stacks/<stack>/kafka-{1,2,3}/ a cluster's brokers (KAFKA_BROKERS=3)
+#   .local/stacks/<stack>/kafka.mode    the Kafka mode the stack was made with
+#   .local/stacks/<stack>/kafka-tls/, kafka-secrets/, kafka-admin.properties
+#                                       a secured stack's CA, broker certificate,
+#                                       user passwords, admin client config
 #
 # PostgreSQL refuses to run as root, so as root it runs as the `postgres` OS
 # user. If that user cannot reach the state folder (e.g. the clone is under
