@@ -84,6 +84,7 @@ env:
 test: infra grpcurl
 	$(TEST_ENV)
 	cd $(ROOT)
+	$(STACK) build-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	# The end-to-end tests run the service binaries as processes.
@@ -102,6 +103,7 @@ test: infra grpcurl
 bench: infra
 	$(TEST_ENV)
 	cd $(ROOT)
+	$(STACK) build-deps
 	export BENCH_RESULTS=$(ROOT)/bench/results/$$(date -u +%Y-%m-%d-%H%M).json
 	$(CARGO) bench -p orderflow-tests
 
@@ -109,6 +111,7 @@ fmt:
 	cd $(ROOT) && $(CARGO) fmt --all
 
 clippy:
+	$(STACK) build-deps
 	cd $(ROOT) && $(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # --- The REST contract (issue 10) -------------------------------------------------------

@@ -221,8 +221,9 @@ impl Kafka {
     pub fn reader(&self, ranges: &[Range], follow: bool) -> Result<Reader, CliError> {
         let consumer: StreamConsumer = platform::kafka::client_config(&self.settings)
             // librdkafka wants a group id even to assign; the reader never subscribes (joins)
-            // and never commits, so the group never exists on the cluster.
-            .set("group.id", "orderflow-cli")
+            // and never commits, so the group never exists on the cluster. Namespaced like
+            // every group: that is the name a secured cluster's ACLs grant the tool.
+            .set("group.id", self.settings.group("orderflow-cli"))
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .create()

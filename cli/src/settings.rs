@@ -1,7 +1,8 @@
 //! Where the platform is: the services' own layered settings, then flags.
 //!
 //! Kafka and the registry come from `ORDERFLOW__KAFKA__*` / `ORDERFLOW__REGISTRY__URL` (or the
-//! file named by `ORDERFLOW_CLI_CONFIG`), each service database from its service's settings
+//! file named by `ORDERFLOW_CLI_CONFIG`), Kafka's security too (`ORDERFLOW__KAFKA__SASL_USERNAME`,
+//! ..., the services' settings), each service database from its service's settings
 //! (`ORDER__DATABASE__URL`, `PAYMENT__DATABASE__URL`, `SHIPPING__DATABASE__URL`, or their
 //! `<SERVICE>_CONFIG` files). Unset, everything points at the local stack of `make up`.
 //!
@@ -78,6 +79,7 @@ impl Settings {
         if let Some(url) = &args.registry_url {
             registry.url = url.clone();
         }
+        kafka.read_password_file()?;
         kafka.validate()?;
         registry.validate()?;
 

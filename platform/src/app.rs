@@ -25,7 +25,7 @@ pub enum StartError {
     Db(#[from] DbError),
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    #[error("kafka producer could not be created")]
+    #[error("kafka client could not be created")]
     Kafka(#[from] KafkaError),
     #[error("a server port (HTTP, or gRPC where served) could not be bound")]
     Bind(#[from] std::io::Error),
@@ -38,6 +38,8 @@ pub struct Platform {
     pub pool: Pool,
     pub registry: Arc<Registry>,
     pub producer: FutureProducer,
+    /// What readiness asks Kafka through.
+    pub kafka_probe: kafka::Probe,
 }
 
 impl Platform {
@@ -52,6 +54,7 @@ impl Platform {
         Ok(Platform {
             registry: Arc::new(Registry::new(&settings.registry)?),
             producer: kafka::producer(&settings.kafka)?,
+            kafka_probe: kafka::Probe::new(&settings.kafka)?,
             pool,
             settings,
         })
@@ -60,7 +63,7 @@ impl Platform {
     pub fn readiness(&self) -> Readiness {
         Readiness::new(
             self.pool.clone(),
-            self.producer.clone(),
+            self.kafka_probe.clone(),
             self.settings.registry.url.clone(),
         )
     }

@@ -55,7 +55,8 @@ pub fn load(prefix: &str, defaults: &[(&str, &str)]) -> Result<Loaded, ConfigErr
 impl Loaded {
     /// The sections every service has, validated.
     pub fn common(&self) -> Result<CommonSettings, ConfigError> {
-        let common: CommonSettings = self.0.clone().try_deserialize()?;
+        let mut common: CommonSettings = self.0.clone().try_deserialize()?;
+        common.kafka.read_password_file()?;
         common.validate()?;
         Ok(common)
     }
@@ -143,15 +144,113 @@ fn default_recycle_timeout_ms() -> u64 {
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct KafkaSettings {
+    /// `host:port,...`: any brokers of the cluster; the client learns the others from them.
     #[serde(default = "default_bootstrap")]
     pub bootstrap_servers: String,
     /// Prefixed to every topic and consumer group name, so that several deployments (or
     /// test runs) can share one cluster without seeing each other's events. Empty by default.
     #[serde(default)]
     pub namespace: String,
-    /// Extra librdkafka properties (security, tuning), passed through unchanged.
+    // How clients authenticate and encrypt, plaintext unless set. The keys are librdkafka's
+    // properties (`kafka.security_protocol` is `security.protocol`, ...), typed and checked
+    // at start, so that a typo stops the service with the key's name instead of failing every
+    // connection later.
+    /// `PLAINTEXT` (default), `SSL`, `SASL_PLAINTEXT` or `SASL_SSL`.
+    #[serde(default)]
+    pub security_protocol: Option<String>,
+    /// `SCRAM-SHA-512` (default with SASL), `SCRAM-SHA-256` or `PLAIN`.
+    #[serde(default)]
+    pub sasl_mechanism: Option<String>,
+    #[serde(default)]
+    pub sasl_username: Option<String>,
+    /// The password itself, or ...
+    #[serde(default)]
+    pub sasl_password: Option<Secret<String>>,
+    /// ... a file holding it (a mounted Secret); read once at start, a trailing newline dropped.
+    #[serde(default)]
+    pub sasl_password_file: Option<std::path::PathBuf>,
+    /// PEM file of the CA that signed the brokers' certificates; the system's CAs when unset.
+    #[serde(default)]
+    pub ssl_ca_location: Option<std::path::PathBuf>,
+    /// Extra librdkafka properties (tuning), passed through unchanged. Security belongs in the
+    /// typed settings above; a property that sets one of them too is refused.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+}
+
+const PROTOCOLS: [&str; 4] = ["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+const MECHANISMS: [&str; 3] = ["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"];
+
+impl KafkaSettings {
+    /// The upper-cased protocol, `PLAINTEXT` when unset.
+    fn protocol(&self) -> String {
+        self.security_protocol
+            .as_deref()
+            .unwrap_or("PLAINTEXT")
+            .to_ascii_uppercase()
+    }
+
+    fn sasl(&self) -> bool {
+        self.protocol().starts_with("SASL_")
+    }
+
+    /// Reads `sasl_password_file` into `sasl_password`; the one place the file is read, so
+    /// that every client of the process uses the same password.
+    pub fn read_password_file(&mut self) -> Result<(), ConfigError> {
+        let Some(path) = &self.sasl_password_file else {
+            return Ok(());
+        };
+        if self.sasl_password.is_some() {
+            return Err(invalid(
+                "kafka.sasl_password_file",
+                "set either kafka.sasl_password or kafka.sasl_password_file, not both",
+            ));
+        }
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            invalid(
+                "kafka.sasl_password_file",
+                format!("{} cannot be read: {e}", path.display()),
+            )
+        })?;
+        let password = text.trim_end_matches(['\r', '\n']);
+        if password.is_empty() {
+            return Err(invalid(
+                "kafka.sasl_password_file",
+                format!("{} is empty", path.display()),
+            ));
+        }
+        self.sasl_password = Some(Secret::new(password.to_owned()));
+        Ok(())
+    }
+
+    /// The librdkafka properties the security settings stand for (the password among them).
+    pub fn security_properties(&self) -> Vec<(&'static str, String)> {
+        let mut properties = Vec::new();
+        if self.security_protocol.is_some() {
+            properties.push(("security.protocol", self.protocol()));
+        }
+        if self.sasl() {
+            let mechanism = self.sasl_mechanism.as_deref().unwrap_or(MECHANISMS[0]);
+            properties.push(("sasl.mechanisms", mechanism.to_ascii_uppercase()));
+        }
+        if let Some(username) = &self.sasl_username {
+            properties.push(("sasl.username", username.clone()));
+        }
+        if let Some(password) = &self.sasl_password {
+            properties.push(("sasl.password", password.expose().clone()));
+        }
+        if let Some(ca) = &self.ssl_ca_location {
+            properties.push(("ssl.ca.location", ca.display().to_string()));
+        }
+        properties
+    }
+
+    /// Who the client logs in as, for messages: `user 'order' (SCRAM-SHA-512)`.
+    pub fn describe_login(&self) -> Option<String> {
+        let username = self.sasl_username.as_deref().filter(|_| self.sasl())?;
+        let mechanism = self.sasl_mechanism.as_deref().unwrap_or(MECHANISMS[0]);
+        Some(format!("user '{username}' ({mechanism})"))
+    }
 }
 
 impl KafkaSettings {
@@ -333,13 +432,87 @@ impl Validate for KafkaSettings {
             s.rsplit_once(':')
                 .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
         });
-        match bad {
-            Some(s) => Err(invalid(
+        if let Some(s) = bad {
+            return Err(invalid(
                 "kafka.bootstrap_servers",
                 format!("{s:?} is not host:port"),
+            ));
+        }
+        self.validate_security()?;
+        let typed = self.security_properties();
+        let clash = typed.iter().find(|(key, _)| {
+            self.properties.contains_key(*key)
+                || (*key == "sasl.mechanisms" && self.properties.contains_key("sasl.mechanism"))
+        });
+        match clash {
+            Some((key, _)) => Err(invalid(
+                "kafka.properties",
+                format!("{key:?} is also set by the typed kafka security settings; keep one"),
             )),
             None => Ok(()),
         }
+    }
+}
+
+impl KafkaSettings {
+    fn validate_security(&self) -> Result<(), ConfigError> {
+        let protocol = self.protocol();
+        if !PROTOCOLS.contains(&protocol.as_str()) {
+            return Err(invalid(
+                "kafka.security_protocol",
+                format!("{protocol:?} is not one of {}", PROTOCOLS.join(", ")),
+            ));
+        }
+        if let Some(mechanism) = &self.sasl_mechanism {
+            if !MECHANISMS.contains(&mechanism.to_ascii_uppercase().as_str()) {
+                return Err(invalid(
+                    "kafka.sasl_mechanism",
+                    format!("{mechanism:?} is not one of {}", MECHANISMS.join(", ")),
+                ));
+            }
+        }
+        let sasl_settings = [
+            ("kafka.sasl_mechanism", self.sasl_mechanism.is_some()),
+            ("kafka.sasl_username", self.sasl_username.is_some()),
+            ("kafka.sasl_password", self.sasl_password.is_some()),
+        ];
+        if self.sasl() {
+            if self.sasl_username.as_deref().is_none_or(str::is_empty) {
+                return Err(invalid(
+                    "kafka.sasl_username",
+                    format!("is required with kafka.security_protocol {protocol}"),
+                ));
+            }
+            if self.sasl_password.is_none() {
+                return Err(invalid(
+                    "kafka.sasl_password",
+                    format!(
+                        "is required with kafka.security_protocol {protocol} \
+                         (or kafka.sasl_password_file)"
+                    ),
+                ));
+            }
+        } else if let Some((key, _)) = sasl_settings.iter().find(|(_, set)| *set) {
+            return Err(invalid(
+                key,
+                format!("needs kafka.security_protocol SASL_SSL or SASL_PLAINTEXT, not {protocol}"),
+            ));
+        }
+        if let Some(ca) = &self.ssl_ca_location {
+            if !protocol.ends_with("SSL") {
+                return Err(invalid(
+                    "kafka.ssl_ca_location",
+                    format!("needs kafka.security_protocol SSL or SASL_SSL, not {protocol}"),
+                ));
+            }
+            if !ca.is_file() {
+                return Err(invalid(
+                    "kafka.ssl_ca_location",
+                    format!("{} is not a readable file", ca.display()),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -11,7 +11,8 @@
 //! - [`consumer`]: consumer groups with inbox deduplication, batching and the dead-letter
 //!   topic ([`consumer::dlq`]).
 //! - [`registry`]: the schema registry client (Confluent wire format) and error classes.
-//! - [`kafka`]: client configurations.
+//! - [`kafka`]: client configurations (bootstrap, typed security, then operator properties) and
+//!   the readiness probe that names a refused login.
 //! - [`http`]: problem+json, health, metrics, trace continuation for actix-web; request
 //!   validation by deserialization ([`http::validate`]); the generated OpenAPI document and
 //!   the 404/405 answers ([`http::openapi`]).

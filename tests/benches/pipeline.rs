@@ -59,7 +59,7 @@ use rdkafka::{
     message::{Header, OwnedHeaders},
     producer::{FutureProducer, FutureRecord},
     types::RDKafkaErrorCode,
-    ClientConfig, Message, Offset, TopicPartitionList,
+    Message, Offset, TopicPartitionList,
 };
 use schemas::{codec, DomainEvent, EventType, Topic};
 use std::{
@@ -434,8 +434,8 @@ async fn produce_all(producer: &FutureProducer, topic: &str, frames: &[Frame]) {
 /// when a registry is given. Events per second from assigning the partitions (no group to
 /// join) to the last message, so the broker's fetches are counted.
 async fn consume_raw(env: &Env, topic: &str, expected: usize, decoder: Option<&Registry>) -> f64 {
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &env.kafka)
+    let consumer: StreamConsumer = env
+        .client_config()
         .set("group.id", orderflow_tests::unique("bench-raw"))
         .set("enable.auto.commit", "false")
         .create()

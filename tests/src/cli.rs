@@ -54,6 +54,12 @@ impl Orderflow {
         Orderflow { env }
     }
 
+    /// Logging in to a secured Kafka as `login`'s user.
+    pub fn with_kafka_login(mut self, login: &crate::KafkaLogin) -> Self {
+        self.env.extend(login.env("ORDERFLOW"));
+        self
+    }
+
     /// `orderflow --output json <args>`, ready to run.
     pub fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut command = tokio::process::Command::new(binary_path("orderflow"));

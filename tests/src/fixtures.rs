@@ -3,7 +3,7 @@
 
 use crate::Env;
 use platform::{
-    config::CommonSettings,
+    config::{CommonSettings, KafkaSettings},
     consumer::{Handler, HandlerError, InboundEvent},
     db::Transaction,
 };
@@ -14,6 +14,11 @@ use schemas::{DomainEvent, EventHeader, OrderCancelled, Topic};
 pub const CONTRACT_RETENTION_MS: i64 = -1;
 /// The dead-letter topics' retention: 90 days, longer than any redrive window.
 pub const DLQ_RETENTION_MS: i64 = 90 * 24 * 3600 * 1000;
+
+/// A namespace no other test run uses: `t-<uuid>.`.
+pub fn fresh_namespace() -> String {
+    format!("{}.", crate::unique("t"))
+}
 
 /// A Kafka namespace of its own (topics and groups prefixed), and the settings to use it.
 ///
@@ -32,7 +37,12 @@ impl Isolated {
     /// A fresh database and a fresh namespace whose contract topics and the dead-letter topics
     /// of `groups` exist.
     pub async fn new(env: Env, groups: &[&str]) -> Self {
-        let namespace = format!("{}.", crate::unique("t"));
+        Self::in_namespace(env, fresh_namespace(), groups).await
+    }
+
+    /// [`Isolated::new`] in a namespace the test chose (e.g. one a secured stack granted ACLs
+    /// in); topics that exist already are kept as they are.
+    pub async fn in_namespace(env: Env, namespace: String, groups: &[&str]) -> Self {
         for topic in Topic::ALL {
             env.create_topic_retained(
                 &format!("{namespace}{topic}"),
@@ -74,15 +84,19 @@ impl Isolated {
 
     /// Settings as a service would load them, pointing at this isolation.
     pub fn settings(&self) -> CommonSettings {
-        serde_json::from_value(serde_json::json!({
+        let mut settings: CommonSettings = serde_json::from_value(serde_json::json!({
             "http": {"port": 0},
             "database": {"url": self.database_url, "pool_size": 8},
-            "kafka": {"bootstrap_servers": self.env.kafka, "namespace": self.namespace},
             "registry": {"url": self.env.registry},
             "relay": {"poll_interval_ms": 200, "leader_retry_ms": 200, "backoff_max_ms": 1000},
             "consumer": {"backoff_max_ms": 1000},
         }))
-        .expect("valid settings")
+        .expect("valid settings");
+        settings.kafka = KafkaSettings {
+            namespace: self.namespace.clone(),
+            ..self.env.kafka_settings()
+        };
+        settings
     }
 
     /// A Confluent-framed value of `event` as the relay would publish it to `topic`.
@@ -169,10 +183,7 @@ pub async fn is_published(client: &tokio_postgres::Client, event_id: uuid::Uuid)
 /// Produces one record to partition 0 of `topic`, as it is: no framing, no headers.
 pub async fn produce(env: &Env, topic: &str, key: Option<&str>, value: &[u8]) {
     use rdkafka::producer::{FutureProducer, FutureRecord};
-    let producer: FutureProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &env.kafka)
-        .create()
-        .unwrap();
+    let producer: FutureProducer = env.client_config().create().unwrap();
     let mut record = FutureRecord::<str, [u8]>::to(topic)
         .payload(value)
         .partition(0);

@@ -2,7 +2,9 @@
 //!
 //! # Layout
 //! - [`Env`]: where the real stack is (Kafka, registry, PostgreSQL), from `ORDERFLOW_TEST_*`
-//!   variables that `make test` exports, defaulting to the local stack's addresses.
+//!   variables that `make test` exports, defaulting to the local stack's addresses; with a
+//!   [`KafkaLogin`] on a secured stack. Every Kafka client of the tests comes from
+//!   [`Env::client_config`].
 //! - [`Env::fresh_database`]: a new database named with a UUID, per test.
 //! - [`Env::create_topic`] / [`unique`]: topics and consumer groups no other test uses.
 //! - [`wait_until`]: polling with a deadline and a message, instead of sleeping.
@@ -10,27 +12,63 @@
 //!   drop) and a handler that records its effects.
 //! - [`services`]: the three service binaries as processes, for end-to-end tests.
 //! - [`cli`]: the `orderflow` tool as a process, pointed at a test's namespace and databases.
-//! - [`stack`]: a second, private stack for tests that stop Kafka.
+//! - [`stack`]: a second, private stack for tests that stop Kafka (or run a secured cluster).
 //! - [`proxy`]: a TCP forwarder a test can cut, to make the registry unreachable.
 //! - [`chart`]: the Helm chart's scripts (helm test, topic Job), run on the host.
 //!
 //! Tests live in `tests/` beside this file, one scenario per file.
 
+use platform::config::KafkaSettings;
 use rdkafka::{
     admin::{AdminClient, AdminOptions, NewTopic, TopicReplication},
     client::DefaultClientContext,
     ClientConfig,
 };
-use std::{future::Future, time::Duration};
+use std::{future::Future, path::PathBuf, time::Duration};
 use tokio::time::Instant;
 
 /// The stack the tests run against.
 #[derive(Clone, Debug)]
 pub struct Env {
+    /// Bootstrap servers: one broker, or several of a cluster.
     pub kafka: String,
+    /// How the tests' own Kafka clients log in; `None`: plaintext.
+    pub kafka_login: Option<KafkaLogin>,
+    /// Of the topics the tests create (`ORDERFLOW_TEST_KAFKA_REPLICATION_FACTOR`, default 1);
+    /// from 3 on with `min.insync.replicas` 2, as the stack makes its own.
+    pub replication_factor: i32,
     pub registry: String,
     /// A URL of the server's maintenance database, used to create per-test databases.
     pub admin_database_url: String,
+}
+
+/// A user of a secured Kafka: SASL/SCRAM-SHA-512 over TLS, as a secured stack makes them.
+#[derive(Clone, Debug)]
+pub struct KafkaLogin {
+    pub username: String,
+    pub password_file: PathBuf,
+    /// The CA of the brokers' certificates.
+    pub ca_location: PathBuf,
+}
+
+impl KafkaLogin {
+    /// The settings of a service (or the orderflow tool) logging in as this user, as
+    /// environment variables under `prefix` (`ORDERFLOW`, or a service's `ORDER`, ...).
+    pub fn env(&self, prefix: &str) -> Vec<(String, String)> {
+        [
+            ("SECURITY_PROTOCOL", "SASL_SSL".to_owned()),
+            ("SASL_MECHANISM", "SCRAM-SHA-512".to_owned()),
+            ("SASL_USERNAME", self.username.clone()),
+            (
+                "SASL_PASSWORD_FILE",
+                self.password_file.display().to_string(),
+            ),
+            ("SSL_CA_LOCATION", self.ca_location.display().to_string()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (format!("{prefix}__KAFKA__{key}"), value))
+        .collect()
+    }
 }
 
 impl Env {
@@ -39,6 +77,10 @@ impl Env {
             |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
         Env {
             kafka: var("ORDERFLOW_TEST_KAFKA", "127.0.0.1:9092"),
+            kafka_login: None,
+            replication_factor: var("ORDERFLOW_TEST_KAFKA_REPLICATION_FACTOR", "1")
+                .parse()
+                .expect("ORDERFLOW_TEST_KAFKA_REPLICATION_FACTOR is a number"),
             registry: var(
                 "ORDERFLOW_TEST_REGISTRY",
                 "http://127.0.0.1:8090/apis/ccompat/v7",
@@ -48,6 +90,30 @@ impl Env {
                 "postgres://orderflow:orderflow@127.0.0.1:5432/postgres",
             ),
         }
+    }
+
+    /// Kafka settings as a service would load them, for [`Env::kafka_login`]'s user.
+    pub fn kafka_settings(&self) -> KafkaSettings {
+        let mut settings = KafkaSettings {
+            bootstrap_servers: self.kafka.clone(),
+            ..KafkaSettings::default()
+        };
+        if let Some(login) = &self.kafka_login {
+            settings.security_protocol = Some("SASL_SSL".into());
+            settings.sasl_username = Some(login.username.clone());
+            settings.sasl_password_file = Some(login.password_file.clone());
+            settings.ssl_ca_location = Some(login.ca_location.clone());
+            settings
+                .read_password_file()
+                .expect("the login's password file is readable");
+        }
+        settings
+    }
+
+    /// A Kafka client's configuration: the bootstrap servers and the login, as the platform
+    /// makes it.
+    pub fn client_config(&self) -> ClientConfig {
+        platform::kafka::client_config(&self.kafka_settings())
     }
 
     /// Creates an empty database with a fresh name and returns its URL.
@@ -69,8 +135,8 @@ impl Env {
         format!("{base}/{name}")
     }
 
-    /// Creates `name` with `partitions` partitions (replication factor 1, the local stack's)
-    /// and the broker's default retention.
+    /// Creates `name` with `partitions` partitions ([`Env::replication_factor`]) and the
+    /// broker's default retention.
     pub async fn create_topic(&self, name: &str, partitions: i32) {
         self.create_topic_retained(name, partitions, None).await
     }
@@ -83,18 +149,24 @@ impl Env {
         partitions: i32,
         retention_ms: Option<i64>,
     ) {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", &self.kafka)
-            .create()
-            .expect("admin client");
+        let admin: AdminClient<DefaultClientContext> =
+            self.client_config().create().expect("admin client");
         let retention = retention_ms.map(|ms| ms.to_string());
-        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        let mut topic = NewTopic::new(
+            name,
+            partitions,
+            TopicReplication::Fixed(self.replication_factor),
+        );
+        if let Some(ms) = &retention {
+            topic = topic.set("retention.ms", ms);
+        }
+        // As the stack makes them: a write needs two copies once there are three.
+        if self.replication_factor >= 3 {
+            topic = topic.set("min.insync.replicas", "2");
+        }
         let results = admin
             .create_topics(
-                &[match &retention {
-                    Some(ms) => topic.set("retention.ms", ms),
-                    None => topic,
-                }],
+                &[topic],
                 &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
             )
             .await
@@ -147,8 +219,8 @@ pub mod stack;
 /// (a coordinator moving, a broker just restarted): ask again.
 pub fn group_progress(env: &Env, group: &str, topic: &str) -> Option<(i64, i64)> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &env.kafka)
+    let consumer: BaseConsumer = env
+        .client_config()
         .set("group.id", group)
         .create()
         .expect("consumer");
@@ -197,8 +269,8 @@ pub async fn read_topic(
     timeout: Duration,
 ) -> Vec<rdkafka::message::OwnedMessage> {
     use rdkafka::consumer::{Consumer, StreamConsumer};
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &env.kafka)
+    let consumer: StreamConsumer = env
+        .client_config()
         .set("group.id", unique("reader"))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")

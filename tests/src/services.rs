@@ -79,6 +79,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Run the services from these container images instead of the build's binaries.
     pub images: Option<Images>,
+    /// The Kafka namespace; a fresh one when `None`.
+    pub namespace: Option<String>,
 }
 
 /// The service images of `make images`: `<repo>/<service>:<tag>`, run with podman on the host
@@ -122,6 +124,7 @@ impl Default for Options {
             rust_log: "warn".into(),
             env: Vec::new(),
             images: None,
+            namespace: None,
         }
     }
 }
@@ -267,7 +270,11 @@ impl Services {
 
     /// Starts the three services against `env` (e.g. a second stack's Kafka).
     pub async fn start_with(env: Env, options: Options) -> Self {
-        let iso = Isolated::new(env, &GROUPS).await;
+        let namespace = options
+            .namespace
+            .clone()
+            .unwrap_or_else(crate::fixtures::fresh_namespace);
+        let iso = Isolated::in_namespace(env, namespace, &GROUPS).await;
         let log_dir = std::env::temp_dir()
             .join("orderflow-e2e")
             .join(iso.namespace.trim_end_matches('.'));
@@ -361,13 +368,27 @@ impl Services {
     /// Starts another instance of `service`: same database, namespace and consumer groups,
     /// its own port. Returns once it is ready.
     pub async fn start_replica(&mut self, service: Service) -> Replica {
+        let replica = self.spawn_replica_with(service, &[]);
+        self.wait_ready(replica.0).await;
+        replica
+    }
+
+    /// Starts another instance of `service` as [`Services::start_replica`] does, with
+    /// `overrides` of its environment (e.g. a wrong password), and returns at once: it may
+    /// never become ready.
+    pub fn spawn_replica_with(
+        &mut self,
+        service: Service,
+        overrides: &[(String, String)],
+    ) -> Replica {
         let first = &self.processes[service as usize];
         let port = free_port();
         let grpc_port = first.grpc_port.map(|_| free_port());
         let port_key = format!("{}__HTTP__PORT", service.prefix());
-        let env = first
+        let mut env: Vec<_> = first
             .env
             .iter()
+            .filter(|(k, _)| !overrides.iter().any(|(key, _)| key == k))
             .map(|(k, v)| {
                 let v = match (grpc_port, k.as_str()) {
                     (_, k) if k == port_key => port.to_string(),
@@ -377,6 +398,7 @@ impl Services {
                 (k.clone(), v)
             })
             .collect();
+        env.extend(overrides.iter().cloned());
         let index = self.processes.len();
         let log = first
             .log
@@ -396,7 +418,6 @@ impl Services {
         };
         process.spawn();
         self.processes.push(process);
-        self.wait_ready(index).await;
         Replica(index)
     }
 

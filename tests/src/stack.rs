@@ -1,26 +1,68 @@
 //! A second, private stack (its own ports and state folder) for tests that stop or kill a
-//! component, so tests running at the same time on the default stack are not disturbed.
+//! component, so tests running at the same time on the default stack are not disturbed; also
+//! a Kafka cluster or a secured one (`KAFKA_BROKERS`, `KAFKA_SECURITY`, see `stack.sh`).
 
-use std::process::Command;
+use crate::KafkaLogin;
+use std::{path::PathBuf, process::Command};
 
 pub struct SecondStack {
     name: String,
     offset: u16,
+    /// `stack.sh` variables every command of this stack runs with.
+    vars: Vec<(String, String)>,
 }
 
 impl SecondStack {
     /// Brings up `components` of the stack `name`, its ports shifted by `offset`.
     pub fn up(name: &str, offset: u16, components: &[&str]) -> Self {
+        Self::up_with(name, offset, components, &[])
+    }
+
+    /// [`SecondStack::up`] with `stack.sh` variables, e.g. `KAFKA_BROKERS=3`; they win over
+    /// the default `KAFKA_SKIP_TOPICS=1`.
+    pub fn up_with(name: &str, offset: u16, components: &[&str], vars: &[(&str, &str)]) -> Self {
         let stack = SecondStack {
             name: name.to_owned(),
             offset,
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         stack.run("up", components);
         stack
     }
 
+    fn var(&self, name: &str) -> Option<&str> {
+        self.vars
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The bootstrap servers: every broker (broker i on 9092 + 2(i-1), shifted).
     pub fn kafka_address(&self) -> String {
-        format!("127.0.0.1:{}", 9092 + self.offset)
+        let brokers: u16 = self.var("KAFKA_BROKERS").unwrap_or("1").parse().unwrap();
+        (0..brokers)
+            .map(|i| format!("127.0.0.1:{}", 9092 + self.offset + 2 * i))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The stack's state folder, `.local/stacks/<name>`.
+    fn state_dir(&self) -> PathBuf {
+        PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.local/stacks")).join(&self.name)
+    }
+
+    /// A user of a secured stack (`admin`, `order`, `payment`, `shipping`, `orderflow`).
+    pub fn login(&self, username: &str) -> KafkaLogin {
+        KafkaLogin {
+            username: username.to_owned(),
+            password_file: self
+                .state_dir()
+                .join(format!("kafka-secrets/{username}.password")),
+            ca_location: self.state_dir().join("kafka-tls/ca.pem"),
+        }
     }
 
     /// The maintenance database of the stack's PostgreSQL (`postgres` component).
@@ -49,23 +91,39 @@ impl SecondStack {
         self.run("start", &[component]);
     }
 
+    /// SIGKILLs `component` (e.g. one broker of a cluster, `kafka-2`).
+    pub fn kill(&self, component: &str) {
+        self.run("kill", &[component]);
+    }
+
     /// Stops and starts `component` on a thread of its own, so that the caller's tasks (a
     /// load running beside the restart) go on meanwhile. Join the handle to wait for it.
     pub fn restart_in_background(&self, component: &str) -> std::thread::JoinHandle<()> {
-        let (name, offset, component) = (self.name.clone(), self.offset, component.to_owned());
+        let (name, offset, vars, component) = (
+            self.name.clone(),
+            self.offset,
+            self.vars.clone(),
+            component.to_owned(),
+        );
         std::thread::spawn(move || {
-            stack_sh(&name, offset, "stop", &[&component]);
-            stack_sh(&name, offset, "start", &[&component]);
+            stack_sh(&name, offset, &vars, "stop", &[&component]);
+            stack_sh(&name, offset, &vars, "start", &[&component]);
         })
     }
 
     fn run(&self, command: &str, components: &[&str]) {
-        stack_sh(&self.name, self.offset, command, components);
+        stack_sh(&self.name, self.offset, &self.vars, command, components);
     }
 }
 
 /// Runs `stack.sh <command> <components>` on the stack `name` with ports shifted by `offset`.
-fn stack_sh(name: &str, offset: u16, command: &str, components: &[&str]) {
+fn stack_sh(
+    name: &str,
+    offset: u16,
+    vars: &[(String, String)],
+    command: &str,
+    components: &[&str],
+) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/stack.sh");
     let status = Command::new("bash")
         .arg(script)
@@ -75,6 +133,7 @@ fn stack_sh(name: &str, offset: u16, command: &str, components: &[&str]) {
         .env("ORDERFLOW_PORT_OFFSET", offset.to_string())
         // Tests create the topics of their own namespace.
         .env("KAFKA_SKIP_TOPICS", "1")
+        .envs(vars.iter().map(|(k, v)| (k, v)))
         .status()
         .expect("stack.sh runs");
     assert!(status.success(), "stack.sh {command} {components:?} failed");

@@ -6,7 +6,7 @@ use orderflow_tests::{unique, Env};
 use rdkafka::{
     consumer::{Consumer, StreamConsumer},
     producer::{FutureProducer, FutureRecord},
-    ClientConfig, Message,
+    Message,
 };
 use schema_registry_converter::{
     async_impl::{
@@ -51,10 +51,7 @@ async fn avro_record_travels_through_registry_and_kafka() {
         .expect("encoded and registered with the registry");
     assert_eq!(bytes[0], 0, "Confluent magic byte");
 
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &env.kafka)
-        .create()
-        .unwrap();
+    let producer: FutureProducer = env.client_config().create().unwrap();
     let key = event.header.order_id.to_string();
     producer
         .send(
@@ -64,8 +61,8 @@ async fn avro_record_travels_through_registry_and_kafka() {
         .await
         .expect("acknowledged by the broker");
 
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", &env.kafka)
+    let consumer: StreamConsumer = env
+        .client_config()
         .set("group.id", unique("chain-group"))
         .set("auto.offset.reset", "earliest")
         .create()

@@ -85,6 +85,56 @@ fn each_service_names_the_setting_that_is_wrong() {
             ],
             "http.host",
         ),
+        // Kafka security: typed, checked before anything connects.
+        (
+            "order-service",
+            &[
+                ("ORDER__DATABASE__URL", db),
+                ("ORDERFLOW__KAFKA__SECURITY_PROTOCOL", "SASL_TLS"),
+            ],
+            "kafka.security_protocol",
+        ),
+        (
+            "payment-service",
+            &[
+                ("PAYMENT__DATABASE__URL", db),
+                ("ORDERFLOW__KAFKA__SECURITY_PROTOCOL", "SASL_SSL"),
+                ("PAYMENT__KAFKA__SASL_PASSWORD", "secret"),
+            ],
+            "kafka.sasl_username",
+        ),
+        (
+            "shipping-service",
+            &[
+                ("SHIPPING__DATABASE__URL", db),
+                ("ORDERFLOW__KAFKA__SECURITY_PROTOCOL", "SASL_SSL"),
+                ("SHIPPING__KAFKA__SASL_USERNAME", "shipping"),
+                (
+                    "SHIPPING__KAFKA__SASL_PASSWORD_FILE",
+                    "/nonexistent/password",
+                ),
+            ],
+            "kafka.sasl_password_file",
+        ),
+        (
+            "order-service",
+            &[
+                ("ORDER__DATABASE__URL", db),
+                ("ORDERFLOW__KAFKA__SECURITY_PROTOCOL", "SASL_SSL"),
+                ("ORDERFLOW__KAFKA__SASL_MECHANISM", "GSSAPI"),
+                ("ORDER__KAFKA__SASL_USERNAME", "order"),
+                ("ORDER__KAFKA__SASL_PASSWORD", "secret"),
+            ],
+            "kafka.sasl_mechanism",
+        ),
+        (
+            "payment-service",
+            &[
+                ("PAYMENT__DATABASE__URL", db),
+                ("ORDERFLOW__KAFKA__SSL_CA_LOCATION", "/nonexistent/ca.pem"),
+            ],
+            "kafka.ssl_ca_location",
+        ),
     ];
     for (binary, env, setting) in cases {
         assert_refused(&start_with(binary, env), setting);

@@ -4,29 +4,31 @@
 //! (PostgreSQL, Kafka, the registry) in parallel with a short deadline each, and answers 503
 //! naming the ones that failed.
 
-use crate::{metrics::METRICS, outbox::relay};
+use crate::{kafka::Probe, metrics::METRICS, outbox::relay};
 use actix_web::{web, HttpResponse};
 use deadpool_postgres::Pool;
-use rdkafka::producer::{FutureProducer, Producer};
 use serde::Serialize;
 use std::{collections::BTreeMap, time::Duration};
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// Inside [`CHECK_TIMEOUT`], so that the probe's own answer (a refused login) is what readiness
+/// reports, not the outer "timed out".
+const KAFKA_METADATA_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// What `/health/ready` checks.
 #[derive(Clone)]
 pub struct Readiness {
     pub pool: Pool,
-    pub producer: FutureProducer,
+    pub kafka: Probe,
     pub registry_url: String,
     pub http: reqwest::Client,
 }
 
 impl Readiness {
-    pub fn new(pool: Pool, producer: FutureProducer, registry_url: String) -> Self {
+    pub fn new(pool: Pool, kafka: Probe, registry_url: String) -> Self {
         Readiness {
             pool,
-            producer,
+            kafka,
             registry_url,
             http: reqwest::Client::builder()
                 .timeout(CHECK_TIMEOUT)
@@ -45,16 +47,14 @@ impl Readiness {
     }
 
     async fn kafka(&self) -> Result<(), String> {
-        let producer = self.producer.clone();
-        tokio::task::spawn_blocking(move || {
-            producer
-                .client()
-                .fetch_metadata(None, CHECK_TIMEOUT)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .map_err(|e| e.to_string())?
+        let probe = self.kafka.clone();
+        let check = tokio::task::spawn_blocking(move || probe.check(KAFKA_METADATA_TIMEOUT));
+        // A blocking thread may start late on a busy machine: past the deadline, say what the
+        // probe knows rather than the outer "timed out".
+        tokio::time::timeout(KAFKA_METADATA_TIMEOUT, check)
+            .await
+            .map_err(|_| self.kafka.explain("timed out".into()))?
+            .map_err(|e| e.to_string())?
     }
 
     async fn registry(&self) -> Result<(), String> {

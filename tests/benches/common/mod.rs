@@ -15,7 +15,6 @@ use orderflow_tests::Env;
 use rdkafka::{
     admin::{AdminClient, AdminOptions},
     client::DefaultClientContext,
-    ClientConfig,
 };
 use std::time::Duration;
 
@@ -133,8 +132,8 @@ impl Comparison {
 pub async fn delete_namespace(env: &Env, namespace: &str) {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let timeout = Duration::from_secs(10);
-    let metadata = ClientConfig::new()
-        .set("bootstrap.servers", &env.kafka)
+    let metadata = env
+        .client_config()
         .create::<BaseConsumer>()
         .and_then(|c| c.fetch_metadata(None, timeout));
     let topics: Vec<String> = match metadata {
@@ -152,10 +151,8 @@ pub async fn delete_namespace(env: &Env, namespace: &str) {
     if topics.is_empty() {
         return;
     }
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", &env.kafka)
-        .create()
-        .expect("admin client");
+    let admin: AdminClient<DefaultClientContext> =
+        env.client_config().create().expect("admin client");
     let names: Vec<&str> = topics.iter().map(String::as_str).collect();
     if let Err(e) = admin
         .delete_topics(
