@@ -31,6 +31,8 @@ pub struct Env {
     pub registry: String,
     /// A URL of the server's maintenance database, used to create per-test databases.
     pub admin_database_url: String,
+    /// Of the topics the tests create: 1 on the local stack's single broker, 3 on a cluster.
+    pub replication_factor: i32,
 }
 
 impl Env {
@@ -47,6 +49,9 @@ impl Env {
                 "ORDERFLOW_TEST_DATABASE_URL",
                 "postgres://orderflow:orderflow@127.0.0.1:5432/postgres",
             ),
+            replication_factor: var("ORDERFLOW_TEST_REPLICATION_FACTOR", "1")
+                .parse()
+                .expect("ORDERFLOW_TEST_REPLICATION_FACTOR is a number"),
         }
     }
 
@@ -69,8 +74,8 @@ impl Env {
         format!("{base}/{name}")
     }
 
-    /// Creates `name` with `partitions` partitions (replication factor 1, the local stack's)
-    /// and the broker's default retention.
+    /// Creates `name` with `partitions` partitions (the env's replication factor) and the
+    /// broker's default retention.
     pub async fn create_topic(&self, name: &str, partitions: i32) {
         self.create_topic_retained(name, partitions, None).await
     }
@@ -88,7 +93,11 @@ impl Env {
             .create()
             .expect("admin client");
         let retention = retention_ms.map(|ms| ms.to_string());
-        let topic = NewTopic::new(name, partitions, TopicReplication::Fixed(1));
+        let topic = NewTopic::new(
+            name,
+            partitions,
+            TopicReplication::Fixed(self.replication_factor),
+        );
         let results = admin
             .create_topics(
                 &[match &retention {

@@ -6,14 +6,28 @@ use std::process::Command;
 pub struct SecondStack {
     name: String,
     offset: u16,
+    /// More environment for every `stack.sh` run (e.g. `KAFKA_BROKERS=3`), so that each
+    /// command acts on the same kind of stack `up` brought up.
+    env: Vec<(String, String)>,
 }
 
 impl SecondStack {
     /// Brings up `components` of the stack `name`, its ports shifted by `offset`.
     pub fn up(name: &str, offset: u16, components: &[&str]) -> Self {
+        Self::up_with(name, offset, components, Vec::new())
+    }
+
+    /// [`SecondStack::up`] with `env` set for this and every later `stack.sh` command.
+    pub fn up_with(
+        name: &str,
+        offset: u16,
+        components: &[&str],
+        env: Vec<(String, String)>,
+    ) -> Self {
         let stack = SecondStack {
             name: name.to_owned(),
             offset,
+            env,
         };
         stack.run("up", components);
         stack
@@ -21,6 +35,11 @@ impl SecondStack {
 
     pub fn kafka_address(&self) -> String {
         format!("127.0.0.1:{}", 9092 + self.offset)
+    }
+
+    /// The registry's Confluent-compatible API (`registry` component).
+    pub fn registry_url(&self) -> String {
+        format!("http://127.0.0.1:{}/apis/ccompat/v7", 8090 + self.offset)
     }
 
     /// The maintenance database of the stack's PostgreSQL (`postgres` component).
@@ -49,23 +68,33 @@ impl SecondStack {
         self.run("start", &[component]);
     }
 
+    /// SIGKILLs `component` and its children: no shutdown at all.
+    pub fn kill(&self, component: &str) {
+        self.run("kill", &[component]);
+    }
+
     /// Stops and starts `component` on a thread of its own, so that the caller's tasks (a
     /// load running beside the restart) go on meanwhile. Join the handle to wait for it.
     pub fn restart_in_background(&self, component: &str) -> std::thread::JoinHandle<()> {
-        let (name, offset, component) = (self.name.clone(), self.offset, component.to_owned());
+        let (name, offset, env, component) = (
+            self.name.clone(),
+            self.offset,
+            self.env.clone(),
+            component.to_owned(),
+        );
         std::thread::spawn(move || {
-            stack_sh(&name, offset, "stop", &[&component]);
-            stack_sh(&name, offset, "start", &[&component]);
+            stack_sh(&name, offset, &env, "stop", &[&component]);
+            stack_sh(&name, offset, &env, "start", &[&component]);
         })
     }
 
     fn run(&self, command: &str, components: &[&str]) {
-        stack_sh(&self.name, self.offset, command, components);
+        stack_sh(&self.name, self.offset, &self.env, command, components);
     }
 }
 
 /// Runs `stack.sh <command> <components>` on the stack `name` with ports shifted by `offset`.
-fn stack_sh(name: &str, offset: u16, command: &str, components: &[&str]) {
+fn stack_sh(name: &str, offset: u16, env: &[(String, String)], command: &str, components: &[&str]) {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/stack.sh");
     let status = Command::new("bash")
         .arg(script)
@@ -75,6 +104,7 @@ fn stack_sh(name: &str, offset: u16, command: &str, components: &[&str]) {
         .env("ORDERFLOW_PORT_OFFSET", offset.to_string())
         // Tests create the topics of their own namespace.
         .env("KAFKA_SKIP_TOPICS", "1")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .status()
         .expect("stack.sh runs");
     assert!(status.success(), "stack.sh {command} {components:?} failed");
