@@ -428,3 +428,88 @@ async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Er
     tokio::spawn(connection);
     Ok(client)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Plan;
+
+    fn order(declines: bool, plan: Plan) -> Order {
+        Order::new(Uuid::new_v4(), 1_000, declines, plan, Instant::now())
+    }
+
+    fn logged(types: &[&str]) -> Logged {
+        Logged {
+            events: types
+                .iter()
+                .map(|t| (Uuid::new_v4().to_string(), (*t).to_owned()))
+                .collect(),
+        }
+    }
+
+    fn violations(order: &Order, view: &Value, log: &Logged) -> Vec<String> {
+        let mut found = Vec::new();
+        check_order(order, view, log, &mut |v| found.push(v));
+        found
+    }
+
+    fn view(status: &str, payment: &str) -> Value {
+        serde_json::json!({"status": status, "payment": {"status": payment}, "total_cents": 1_000})
+    }
+
+    #[test]
+    fn a_cancelled_authorized_order_with_its_refund_passes() {
+        let mut cancelled = order(false, Plan::CancelLate);
+        cancelled.cancel_requested = true;
+        let log = logged(&[
+            "OrderPlaced",
+            "PaymentAuthorized",
+            "OrderCancelled",
+            "PaymentRefunded",
+        ]);
+        let found = violations(&cancelled, &view("CANCELLED", "REFUNDED"), &log);
+        assert!(found.is_empty(), "{found:?}");
+    }
+
+    #[test]
+    fn a_missing_refund_a_second_decision_and_a_wrong_status_are_each_reported() {
+        let mut cancelled = order(false, Plan::CancelLate);
+        cancelled.cancel_requested = true;
+        let log = logged(&[
+            "OrderPlaced",
+            "PaymentAuthorized",
+            "PaymentDeclined",
+            "OrderCancelled",
+        ]);
+        let found = violations(&cancelled, &view("SHIPMENT_SCHEDULED", "AUTHORIZED"), &log);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].contains("2 payment decisions"), "{found:?}");
+        assert!(found[1].contains("0 refunds"), "{found:?}");
+        assert!(found[2].contains("expected CANCELLED"), "{found:?}");
+    }
+
+    #[test]
+    fn a_dispatched_order_stays_shipped_whatever_cancellation_was_asked() {
+        let mut shipped = order(false, Plan::DispatchThenCancel);
+        shipped.dispatched = true;
+        let log = logged(&["OrderPlaced", "PaymentAuthorized", "ShipmentScheduled"]);
+        assert!(violations(&shipped, &view("SHIPPED", "AUTHORIZED"), &log).is_empty());
+        let found = violations(&shipped, &view("CANCELLED", "AUTHORIZED"), &log);
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
+
+    #[test]
+    fn a_declined_order_must_end_cancelled_without_refund() {
+        let declined = order(true, Plan::Leave);
+        let log = logged(&["OrderPlaced", "PaymentDeclined", "OrderCancelled"]);
+        assert!(violations(&declined, &view("CANCELLED", "DECLINED"), &log).is_empty());
+        let refunded = logged(&[
+            "OrderPlaced",
+            "PaymentDeclined",
+            "OrderCancelled",
+            "PaymentRefunded",
+        ]);
+        let found = violations(&declined, &view("CANCELLED", "DECLINED"), &refunded);
+        assert_eq!(found.len(), 1, "{found:?}");
+    }
+}
