@@ -84,6 +84,7 @@ env:
 test: infra grpcurl
 	$(TEST_ENV)
 	cd $(ROOT)
+	$(STACK) build-deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	# The end-to-end tests run the service binaries as processes.
@@ -96,6 +97,7 @@ test: infra grpcurl
 bench: infra
 	$(TEST_ENV)
 	cd $(ROOT)
+	$(STACK) build-deps
 	$(CARGO) bench -p orderflow-tests
 
 # --- Chaos (issue 12) -----------------------------------------------------------------------
@@ -124,6 +126,7 @@ fmt:
 	cd $(ROOT) && $(CARGO) fmt --all
 
 clippy:
+	$(STACK) build-deps
 	cd $(ROOT) && $(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # --- Kubernetes delivery: chart checks, images, kind ------------------------------------

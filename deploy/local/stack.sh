@@ -8,6 +8,30 @@
 # `start` and `restart` without a name leave the optional jaeger out):
 #   postgres  kafka  registry  jaeger  order-service  payment-service  shipping-service
 #
+# Kafka cluster (KAFKA_BROKERS=3): the brokers are the components kafka-1,
+# kafka-2, kafka-3 in place of kafka, and `kafka` names all of them. Each is a
+# KRaft node in combined mode (broker and controller in one JVM: three JVMs,
+# not six, on a small machine; the controller quorum survives one lost node),
+# with its own pid file (run/kafka-2.pid), log (logs/kafka-2.log) and data
+# (kafka-2/). Broker i listens on KAFKA_PORT + 2(i-1), its controller on
+# KAFKA_CONTROLLER_PORT + 2(i-1): 9092/9093, 9094/9095, 9096/9097. A chaos
+# harness takes one away and brings it back with
+#   stack.sh kill kafka-2     (SIGKILL)  or  stack.sh stop kafka-2  (graceful)
+#   stack.sh up kafka-2       (returns once it serves again)
+# The replication factor is then 3 and min.insync.replicas 2 (topics and
+# broker default), so the cluster stays writable with two brokers of three.
+#
+# Secured Kafka (KAFKA_SECURITY=sasl_ssl): clients connect over TLS with
+# SASL/SCRAM-SHA-512 only (a plaintext client is refused). The stack makes a
+# CA and a broker certificate with openssl (kafka-tls/ca.pem is what clients
+# trust), a password per user (kafka-secrets/<user>.password, mode 600), and
+# formats the brokers with those SCRAM credentials. Users: admin (super user:
+# the stack, tests), order, payment, shipping (one per service) and orderflow
+# (the CLI). The StandardAuthorizer grants each service only its own topics,
+# consumer groups and dead-letter topics (see setup_kafka_acls). The brokers'
+# controller listener takes TLS with a client certificate (the broker's) only.
+# A stack keeps the mode it was made with (kafka.mode); `destroy` it to change.
+#
 # jaeger (optional) is the Jaeger all-in-one trace store: OTLP/gRPC on 4317,
 # OTLP/HTTP on 4318, UI and query API on http://127.0.0.1:16686. While it runs,
 # every service the stack starts exports its traces to it, and `up` restarts a
@@ -34,10 +58,18 @@
 #   destroy   down, then delete the stack's state folder (data, logs, pids).
 #   kafka-topics ARGS...
 #             Kafka's kafka-topics tool (TopicCommand) from the stack's Kafka jars,
-#             e.g. `kafka-topics --bootstrap-server 127.0.0.1:9092 --list`.
+#             e.g. `kafka-topics --bootstrap-server 127.0.0.1:9092 --list`; on a
+#             secured stack, `--command-config .local/stacks/<stack>/kafka-admin.properties`.
+#   kafka-acls ARGS...
+#             Kafka's kafka-acls tool (AclCommand), e.g. `kafka-acls --bootstrap-server
+#             127.0.0.1:9092 --command-config <that file> --list`.
+#   build-deps
+#             Install from apt what building the services needs beyond a Rust and C
+#             toolchain (perl and make: the OpenSSL built for librdkafka's TLS and SCRAM).
 #
 # Health: postgres = pg_isready + the databases orders, payments, shipping,
-# registry exist; kafka = TopicCommand --list answers, then the topics exist;
+# registry exist; kafka = TopicCommand --list answers through that broker (so
+# it is unfenced), then the topics (and on a secured stack the ACLs) exist;
 # registry = GET /apis/ccompat/v7/subjects is 200, global compatibility is
 # BACKWARD and a breaking schema change is really rejected (HTTP 409);
 # services = GET /health/ready is 200.
@@ -69,13 +101,20 @@
 #   ORDERFLOW_HEALTH_TIMEOUT seconds `up` waits per component (default: 120)
 #   ORDERFLOW_STOP_TIMEOUT   seconds `stop` waits before SIGKILL (default: 30)
 #   KAFKA_TOPIC_PARTITIONS   partitions of the created topics (default: 6)
-#   KAFKA_SKIP_TOPICS=1      do not create the contract topics (tests that make their own)
-#   KAFKA_REPLICATION_FACTOR topics and internal topics (default: 1)
+#   KAFKA_SKIP_TOPICS=1      do not create the contract topics (tests that make their own;
+#                            a secured stack still grants the ACLs of KAFKA_NAMESPACE)
+#   KAFKA_BROKERS            1 (default: one node, component kafka) or 2-9 (a cluster:
+#                            kafka-1..kafka-N); remembered by the stack
+#   KAFKA_SECURITY           plaintext (default) or sasl_ssl; remembered by the stack
+#   KAFKA_NAMESPACE          prefix of the topics, consumer groups and ACLs the stack
+#                            makes and its services use (default: none)
+#   KAFKA_REPLICATION_FACTOR topics and internal topics (default: 1; 3 with 3+ brokers);
+#                            at 3 or more, min.insync.replicas is 2
 #   KAFKA_CONTRACT_RETENTION_MS retention.ms of orders/payments/shipments when created
 #                            (default: -1, kept forever: a replay rebuilds from them)
 #   KAFKA_DLQ_RETENTION_MS   retention.ms of the <group>.dlq topics when created
 #                            (default: 90 days, longer than any redrive window)
-#   KAFKA_HEAP_OPTS          default: -Xms256m -Xmx1G
+#   KAFKA_HEAP_OPTS          default: -Xms256m -Xmx1G (per broker of a cluster: -Xms128m -Xmx512m)
 #   REGISTRY_HEAP_OPTS       default: -Xms128m -Xmx512m
 #   REGISTRY_JAVA_HOME       JDK for Apicurio (needs Java >= APICURIO_MIN_JAVA from
 #                            versions.env; default: the first such JDK in JAVA_HOME
@@ -127,11 +166,45 @@ JAEGER_HEALTH_PORT=${JAEGER_HEALTH_PORT:-$((13133 + OFFSET))}
 
 HEALTH_TIMEOUT=${ORDERFLOW_HEALTH_TIMEOUT:-120}
 STOP_TIMEOUT=${ORDERFLOW_STOP_TIMEOUT:-30}
+
+# The Kafka mode a stack was made with, so that `status`, `down` or `kill
+# kafka-2` need no variables, and a stack is never started in another mode
+# over its data. A stack from before the file existed is one plaintext node.
+KAFKA_MODE_FILE="$STATE_DIR/kafka.mode"
+RECORDED_BROKERS="" RECORDED_SECURITY=""
+if [[ -f $KAFKA_MODE_FILE ]]; then
+  RECORDED_BROKERS=$(sed -n 's/^KAFKA_BROKERS=//p' "$KAFKA_MODE_FILE")
+  RECORDED_SECURITY=$(sed -n 's/^KAFKA_SECURITY=//p' "$KAFKA_MODE_FILE")
+elif [[ -f $STATE_DIR/kafka/data/meta.properties ]]; then
+  RECORDED_BROKERS=1 RECORDED_SECURITY=plaintext
+fi
+KAFKA_BROKERS=${KAFKA_BROKERS:-${RECORDED_BROKERS:-1}}
+KAFKA_SECURITY=${KAFKA_SECURITY:-${RECORDED_SECURITY:-plaintext}}
+[[ $KAFKA_BROKERS =~ ^[1-9]$ ]] || { echo "stack.sh: bad KAFKA_BROKERS '$KAFKA_BROKERS' (1-9)" >&2; exit 2; }
+[[ $KAFKA_SECURITY =~ ^(plaintext|sasl_ssl)$ ]] ||
+  { echo "stack.sh: bad KAFKA_SECURITY '$KAFKA_SECURITY' (plaintext or sasl_ssl)" >&2; exit 2; }
+KAFKA_NAMESPACE=${KAFKA_NAMESPACE:-}
+[[ $KAFKA_NAMESPACE =~ ^[A-Za-z0-9._-]*$ ]] || { echo "stack.sh: bad KAFKA_NAMESPACE '$KAFKA_NAMESPACE'" >&2; exit 2; }
+
 KAFKA_TOPIC_PARTITIONS=${KAFKA_TOPIC_PARTITIONS:-6}
-KAFKA_REPLICATION_FACTOR=${KAFKA_REPLICATION_FACTOR:-1}
+if ((KAFKA_BROKERS >= 3)); then
+  KAFKA_REPLICATION_FACTOR=${KAFKA_REPLICATION_FACTOR:-3}
+else
+  KAFKA_REPLICATION_FACTOR=${KAFKA_REPLICATION_FACTOR:-$KAFKA_BROKERS}
+fi
+((KAFKA_REPLICATION_FACTOR <= KAFKA_BROKERS)) ||
+  { echo "stack.sh: KAFKA_REPLICATION_FACTOR $KAFKA_REPLICATION_FACTOR is above KAFKA_BROKERS $KAFKA_BROKERS" >&2; exit 2; }
+# Writes need 2 in-sync replicas once there are 3: one broker may be lost, no
+# acknowledged write rests on one copy.
+KAFKA_MIN_ISR=1
+((KAFKA_REPLICATION_FACTOR >= 3)) && KAFKA_MIN_ISR=2
 KAFKA_CONTRACT_RETENTION_MS=${KAFKA_CONTRACT_RETENTION_MS:--1}
 KAFKA_DLQ_RETENTION_MS=${KAFKA_DLQ_RETENTION_MS:-7776000000}
-KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx1G}
+if ((KAFKA_BROKERS == 1)); then
+  KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx1G}
+else
+  KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
+fi
 REGISTRY_HEAP_OPTS=${REGISTRY_HEAP_OPTS:--Xms128m -Xmx512m}
 CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 PROFILE=${ORDERFLOW_PROFILE:-debug}
@@ -150,12 +223,22 @@ PG_PASSWORD=orderflow
 KAFKA_HOME="$CACHE_DIR/kafka-$KAFKA_VERSION-$(sha256sum <"$SCRIPT_DIR/kafka/pom.xml" | cut -c1-8)"
 APICURIO_HOME="$CACHE_DIR/apicurio-registry-$APICURIO_VERSION"
 
-COMPONENTS=(postgres kafka registry jaeger order-service payment-service shipping-service)
+# One node is the component kafka (as it always was); a cluster's nodes are
+# kafka-1..kafka-N, and `kafka` names them all.
+if ((KAFKA_BROKERS == 1)); then
+  BROKERS=(kafka)
+else
+  BROKERS=()
+  for ((i = 1; i <= KAFKA_BROKERS; i++)); do BROKERS+=("kafka-$i"); done
+fi
+COMPONENTS=(postgres "${BROKERS[@]}" registry jaeger order-service payment-service shipping-service)
 # Started only when named.
 OPTIONAL_COMPONENTS=(jaeger)
 DATABASES=(orders payments shipping registry)
 TOPICS=(orders payments shipments
         order-service.dlq order-status-projector.dlq payment-service.dlq shipping-service.dlq)
+# Secured mode: the SCRAM users (admin is the super user the stack and tests use).
+KAFKA_USERS=(admin order payment shipping orderflow)
 
 # ---------------------------------------------------------------------------
 # Small helpers
@@ -231,7 +314,10 @@ is_optional() {
 resolve_components() {
   local action=$1 c a found
   shift
-  for a in "$@"; do is_component "$a" || die "unknown component '$a' (known: ${COMPONENTS[*]})"; done
+  for a in "$@"; do
+    [[ $a == kafka ]] && continue # every broker of a cluster
+    is_component "$a" || die "unknown component '$a' (known: ${COMPONENTS[*]})"
+  done
   for c in "${COMPONENTS[@]}"; do
     if (($# == 0)); then
       [[ $action =~ ^(up|start|restart)$ ]] && is_optional "$c" && continue
@@ -239,16 +325,30 @@ resolve_components() {
       continue
     fi
     found=0
-    for a in "$@"; do [[ $a == "$c" ]] && found=1; done
+    for a in "$@"; do [[ $a == "$c" || ($a == kafka && $c == kafka-*) ]] && found=1; done
     ((found)) && echo "$c"
   done
   return 0
 }
 
+is_broker() { [[ $1 == kafka || $1 == kafka-[1-9] ]]; }
+
+# The node id of a broker component: 1 for the single kafka, i for kafka-i.
+broker_id() { if [[ $1 == kafka ]]; then echo 1; else echo "${1#kafka-}"; fi; }
+broker_port() { echo $((KAFKA_PORT + 2 * ($(broker_id "$1") - 1))); }
+broker_controller_port() { echo $((KAFKA_CONTROLLER_PORT + 2 * ($(broker_id "$1") - 1))); }
+
+# host:port of every broker, what clients bootstrap from.
+kafka_bootstrap() {
+  local b list=()
+  for b in "${BROKERS[@]}"; do list+=("127.0.0.1:$(broker_port "$b")"); done
+  (IFS=,; echo "${list[*]}")
+}
+
 component_address() {
   case $1 in
     postgres) echo "127.0.0.1:$PG_PORT" ;;
-    kafka) echo "127.0.0.1:$KAFKA_PORT" ;;
+    kafka | kafka-*) echo "127.0.0.1:$(broker_port "$1")" ;;
     registry) echo "http://127.0.0.1:$REGISTRY_PORT" ;;
     jaeger) echo "http://127.0.0.1:$JAEGER_UI_PORT" ;;
     order-service) echo "http://127.0.0.1:$ORDER_PORT (gRPC 127.0.0.1:$ORDER_GRPC_PORT)" ;;
@@ -260,7 +360,7 @@ component_address() {
 component_port() {
   case $1 in
     postgres) echo "$PG_PORT" ;;
-    kafka) echo "$KAFKA_PORT $KAFKA_CONTROLLER_PORT" ;;
+    kafka | kafka-*) echo "$(broker_port "$1") $(broker_controller_port "$1")" ;;
     registry) echo "$REGISTRY_PORT $REGISTRY_MANAGEMENT_PORT" ;;
     jaeger) echo "$JAEGER_UI_PORT $JAEGER_QUERY_GRPC_PORT $JAEGER_OTLP_GRPC_PORT $JAEGER_OTLP_HTTP_PORT $JAEGER_HEALTH_PORT" ;;
     order-service) echo "$ORDER_PORT $ORDER_GRPC_PORT" ;;
@@ -408,6 +508,14 @@ require_running() {
   done
 }
 
+# Services need one broker of the cluster, not all (a chaos harness may have
+# taken one away).
+require_a_broker() {
+  local b
+  for b in "${BROKERS[@]}"; do running_pid "$b" >/dev/null && return 0; done
+  die "$1 needs kafka, which is not running in stack '$STACK' (run: stack.sh up kafka)"
+}
+
 # Refuses to start on a port something else already listens on.
 require_free_ports() {
   local comp=$1 p
@@ -542,8 +650,6 @@ setup_postgres() {
 # kafka
 # ---------------------------------------------------------------------------
 
-KAFKA_STATE="$STATE_DIR/kafka"
-
 # Runs Maven against deploy/local/kafka/pom.xml; shows its output only on failure.
 mvn_quiet() {
   local out rc=0
@@ -577,68 +683,187 @@ install_kafka() {
   [[ -f $KAFKA_HOME/.complete ]] || with_cache_lock fetch_kafka
 }
 
-# Short-lived Kafka CLI JVM (StorageTool, TopicCommand): small heap, C1 only.
+# Short-lived Kafka CLI JVM (StorageTool, TopicCommand, AclCommand): small heap, C1 only.
 KAFKA_TOOL=(java -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
   -Dlog4j2.configurationFile="$SCRIPT_DIR/kafka/log4j2-tools.properties"
   -cp "$KAFKA_HOME/libs/*")
 kafka_tool() { timeout 120 "${KAFKA_TOOL[@]}" "$@"; }
 
+# Secured mode: what the stack makes once and keeps (destroy removes it).
+KAFKA_TLS="$STATE_DIR/kafka-tls"
+KAFKA_SECRETS="$STATE_DIR/kafka-secrets"
+# Client settings of the admin user, for Kafka's Java tools (--command-config).
+KAFKA_ADMIN_PROPERTIES="$STATE_DIR/kafka-admin.properties"
+secured() { [[ $KAFKA_SECURITY == sasl_ssl ]]; }
+
+# Where the tools connect: all brokers, or one (TOOL_BOOTSTRAP=host:port).
+TOOL_BOOTSTRAP=""
+tool_connection() {
+  echo --bootstrap-server "${TOOL_BOOTSTRAP:-$(kafka_bootstrap)}"
+  if secured; then echo --command-config "$KAFKA_ADMIN_PROPERTIES"; fi
+}
+
 topics() {
-  timeout 120 "${KAFKA_TOOL[@]}" org.apache.kafka.tools.TopicCommand \
-    --bootstrap-server "127.0.0.1:$KAFKA_PORT" "$@"
+  # shellcheck disable=SC2046 # tool_connection prints separate arguments (no spaces in them)
+  timeout 120 "${KAFKA_TOOL[@]}" org.apache.kafka.tools.TopicCommand $(tool_connection) "$@"
+}
+
+acls() {
+  # shellcheck disable=SC2046 # as in topics
+  timeout 120 "${KAFKA_TOOL[@]}" org.apache.kafka.tools.AclCommand $(tool_connection) "$@"
+}
+
+user_password() { cat "$KAFKA_SECRETS/$1.password"; }
+
+# A CA, one certificate for every broker (CN=orderflow-broker, valid for
+# 127.0.0.1 and localhost), and a random password per user; each made once.
+make_kafka_secrets() {
+  local user
+  need_cmd openssl openssl
+  mkdir -p "$KAFKA_SECRETS" "$KAFKA_TLS"
+  chmod 700 "$KAFKA_SECRETS" "$KAFKA_TLS"
+  for user in "${KAFKA_USERS[@]}"; do
+    [[ -s $KAFKA_SECRETS/$user.password ]] && continue
+    (umask 077 && openssl rand -hex 24 >"$KAFKA_SECRETS/$user.password")
+  done
+  [[ -s $KAFKA_TLS/broker.pem ]] && return 0
+  say "kafka: making a CA and the broker certificate in $KAFKA_TLS"
+  (
+    cd "$KAFKA_TLS"
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=orderflow local CA ($STACK)" \
+      -keyout ca.key -out ca.pem
+    # PKCS#8 (what Kafka's PEM key store reads), unencrypted: the file is mode 600.
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=orderflow-broker" -keyout broker.key -out broker.csr
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >broker.ext
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile broker.ext -out broker.crt
+    cat broker.key broker.crt ca.pem >broker.pem.tmp
+    mv broker.pem.tmp broker.pem
+    chmod 644 ca.pem
+  ) >>"$LOG_DIR/kafka-tls.log" 2>&1 || die "kafka: openssl could not make the certificates (see $LOG_DIR/kafka-tls.log)"
+}
+
+write_admin_properties() {
+  (umask 077 && cat >"$KAFKA_ADMIN_PROPERTIES" <<PROPS
+# Written by deploy/local/stack.sh: the admin user's client settings.
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$(user_password admin)";
+ssl.truststore.type=PEM
+ssl.truststore.location=$KAFKA_TLS/ca.pem
+PROPS
+  )
+}
+
+# Refuses to run Kafka in another mode than the one its data was made in.
+check_kafka_mode() {
+  if [[ -n $RECORDED_BROKERS && ($RECORDED_BROKERS != "$KAFKA_BROKERS" || $RECORDED_SECURITY != "$KAFKA_SECURITY") ]]; then
+    die "stack '$STACK' was made with KAFKA_BROKERS=$RECORDED_BROKERS KAFKA_SECURITY=$RECORDED_SECURITY, not $KAFKA_BROKERS/$KAFKA_SECURITY; \`stack.sh destroy\` it first or pick another ORDERFLOW_STACK"
+  fi
+  printf 'KAFKA_BROKERS=%s\nKAFKA_SECURITY=%s\n' "$KAFKA_BROKERS" "$KAFKA_SECURITY" >"$KAFKA_MODE_FILE"
+}
+
+broker_state() { echo "$STATE_DIR/$1"; }
+
+controller_voters() {
+  local b voters=()
+  for b in "${BROKERS[@]}"; do voters+=("$(broker_id "$b")@127.0.0.1:$(broker_controller_port "$b")"); done
+  (IFS=,; echo "${voters[*]}")
 }
 
 render_kafka_config() {
-  local min_isr=1
-  ((KAFKA_REPLICATION_FACTOR >= 3)) && min_isr=2
-  mkdir -p "$KAFKA_STATE/data"
-  sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" \
-      -e "s|@KAFKA_CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
-      -e "s|@KAFKA_DATA_DIR@|$KAFKA_STATE/data|g" \
-      -e "s|@KAFKA_TOPIC_PARTITIONS@|$KAFKA_TOPIC_PARTITIONS|g" \
-      -e "s|@KAFKA_REPLICATION_FACTOR@|$KAFKA_REPLICATION_FACTOR|g" \
-      -e "s|@KAFKA_MIN_ISR@|$min_isr|g" \
-      "$SCRIPT_DIR/kafka/server.properties.in" >"$KAFKA_STATE/server.properties"
+  local comp=$1 state port listener=PLAINTEXT controller_protocol=PLAINTEXT
+  state=$(broker_state "$comp")
+  port=$(broker_port "$comp")
+  if secured; then listener=SASL_SSL controller_protocol=SSL; fi
+  mkdir -p "$state/data"
+  (
+    umask 077 # a secured broker's file holds the admin password
+    sed -e "s|@NODE_ID@|$(broker_id "$comp")|g" \
+        -e "s|@CONTROLLER_VOTERS@|$(controller_voters)|g" \
+        -e "s|@LISTENER@|$listener|g" \
+        -e "s|@CONTROLLER_PROTOCOL@|$controller_protocol|g" \
+        -e "s|@KAFKA_PORT@|$port|g" \
+        -e "s|@KAFKA_CONTROLLER_PORT@|$(broker_controller_port "$comp")|g" \
+        -e "s|@KAFKA_DATA_DIR@|$state/data|g" \
+        -e "s|@KAFKA_TOPIC_PARTITIONS@|$KAFKA_TOPIC_PARTITIONS|g" \
+        -e "s|@KAFKA_REPLICATION_FACTOR@|$KAFKA_REPLICATION_FACTOR|g" \
+        -e "s|@KAFKA_MIN_ISR@|$KAFKA_MIN_ISR|g" \
+        "$SCRIPT_DIR/kafka/server.properties.in"
+    if secured; then
+      sed -e "s|@ADMIN_PASSWORD@|$(user_password admin)|g" -e "s|@TLS_DIR@|$KAFKA_TLS|g" \
+        "$SCRIPT_DIR/kafka/server-sasl-ssl.properties.in"
+    fi
+  ) >"$state/server.properties"
 }
 
 format_kafka_storage() {
-  [[ -f $KAFKA_STATE/data/meta.properties ]] && return 0
-  local id_file="$KAFKA_STATE/cluster.id" id
+  local comp=$1 state id_file id scram=() user
+  state=$(broker_state "$comp")
+  [[ -f $state/data/meta.properties ]] && return 0
+  # One cluster id for all nodes of the stack.
+  id_file="$STATE_DIR/kafka/cluster.id"
+  ((KAFKA_BROKERS > 1)) && id_file="$STATE_DIR/kafka-cluster.id"
+  mkdir -p "$(dirname "$id_file")"
   if [[ ! -s $id_file ]]; then
     kafka_tool kafka.tools.StorageTool random-uuid >"$id_file.tmp" && mv "$id_file.tmp" "$id_file"
   fi
   id=$(<"$id_file")
-  say "kafka: formatting storage (cluster id $id)"
+  if secured; then
+    # The SCRAM credentials go into the metadata log's bootstrap records, so the
+    # brokers know every user before the first client (or broker) logs in.
+    for user in "${KAFKA_USERS[@]}"; do
+      scram+=(--add-scram "SCRAM-SHA-512=[name=$user,password=$(user_password "$user")]")
+    done
+  fi
+  say "$comp: formatting storage (cluster id $id)"
   kafka_tool kafka.tools.StorageTool format --ignore-formatted -t "$id" \
-      -c "$KAFKA_STATE/server.properties" >>"$LOG_DIR/kafka.log" 2>&1 ||
-    fail_component kafka "StorageTool format failed"
+      -c "$state/server.properties" "${scram[@]}" >>"$LOG_DIR/$comp.log" 2>&1 ||
+    fail_component "$comp" "StorageTool format failed"
 }
 
 start_kafka() {
-  render_kafka_config
-  format_kafka_storage
+  local comp=$1 state
+  state=$(broker_state "$comp")
+  check_kafka_mode
+  if secured; then
+    make_kafka_secrets
+    write_admin_properties
+  fi
+  render_kafka_config "$comp"
+  format_kafka_storage "$comp"
   # shellcheck disable=SC2086 # KAFKA_HEAP_OPTS is a list of JVM flags
-  launch kafka "$KAFKA_STATE" java $KAFKA_HEAP_OPTS \
+  launch "$comp" "$state" java $KAFKA_HEAP_OPTS \
     -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
     -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$SCRIPT_DIR/kafka/log4j2.properties" \
-    -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$KAFKA_STATE/server.properties"
+    -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$state/server.properties"
 }
 
 KAFKA_TOPIC_LIST=""
-probe_kafka_port() { port_in_use "$KAFKA_PORT"; }
-probe_kafka() { KAFKA_TOPIC_LIST=$(topics --list 2>/dev/null); }
+PROBE_BROKER=""
+probe_kafka_port() { port_in_use "$(broker_port "$PROBE_BROKER")"; }
+# Through this broker alone: it answers once it is unfenced (caught up).
+probe_kafka() { KAFKA_TOPIC_LIST=$(TOOL_BOOTSTRAP="127.0.0.1:$(broker_port "$PROBE_BROKER")" topics --list 2>/dev/null); }
 
 setup_kafka() {
-  local t missing=() attempt out pid pids retention
-  ((${KAFKA_SKIP_TOPICS:-0})) && return 0
+  local comp=$1
+  ((${KAFKA_SKIP_TOPICS:-0})) || create_kafka_topics "$comp"
+  # ACLs need no topic: a test that makes its own topics still gets them.
+  if secured; then setup_kafka_acls "$comp"; fi
+}
+
+create_kafka_topics() {
+  local comp=$1 t missing=() attempt out pid pids retention min_isr=()
+  ((KAFKA_MIN_ISR > 1)) && min_isr=(--config "min.insync.replicas=$KAFKA_MIN_ISR")
   for attempt in 1 2 3; do
     missing=()
     for t in "${TOPICS[@]}"; do
-      grep -qxF "$t" <<<"$KAFKA_TOPIC_LIST" || missing+=("$t")
+      grep -qxF "$KAFKA_NAMESPACE$t" <<<"$KAFKA_TOPIC_LIST" || missing+=("$KAFKA_NAMESPACE$t")
     done
-    ((${#missing[@]})) || return 0
-    say "kafka: creating topics ${missing[*]} (partitions $KAFKA_TOPIC_PARTITIONS, replication factor $KAFKA_REPLICATION_FACTOR)"
+    ((${#missing[@]})) || break
+    say "kafka: creating topics ${missing[*]} (partitions $KAFKA_TOPIC_PARTITIONS, replication factor $KAFKA_REPLICATION_FACTOR, min ISR $KAFKA_MIN_ISR)"
     out=$(mktemp -d)
     # One JVM per topic (TopicCommand takes one topic), run in parallel. On a
     # loaded machine a JVM may time out after the broker created its topic, so
@@ -649,19 +874,65 @@ setup_kafka() {
       [[ $t == *.dlq ]] && retention=$KAFKA_DLQ_RETENTION_MS
       topics --create --if-not-exists --topic "$t" --partitions "$KAFKA_TOPIC_PARTITIONS" \
         --replication-factor "$KAFKA_REPLICATION_FACTOR" --config "retention.ms=$retention" \
-        >"$out/$t" 2>&1 &
+        "${min_isr[@]}" >"$out/$t" 2>&1 &
       pids+=($!)
     done
     # Only these: a bare `wait` would also wait for the components this shell started.
     for pid in "${pids[@]}"; do wait "$pid" || true; done
-    cat "$out"/* >>"$LOG_DIR/kafka.log"
+    cat "$out"/* >>"$LOG_DIR/$comp.log"
     rm -rf "$out"
     KAFKA_TOPIC_LIST=$(topics --list 2>/dev/null) || KAFKA_TOPIC_LIST=""
     ((attempt < 3)) && [[ -z $KAFKA_TOPIC_LIST ]] && say "kafka: topic list failed (attempt $attempt)"
   done
   for t in "${TOPICS[@]}"; do
-    grep -qxF "$t" <<<"$KAFKA_TOPIC_LIST" || fail_component kafka "topic $t missing after 3 attempts (see the log)"
+    grep -qxF "$KAFKA_NAMESPACE$t" <<<"$KAFKA_TOPIC_LIST" ||
+      fail_component "$comp" "topic $KAFKA_NAMESPACE$t missing after 3 attempts (see the log)"
   done
+}
+
+# What each user may do, one line per AclCommand run: user, operations, then
+# resources (t:<topic> or g:<group>, all under KAFKA_NAMESPACE). Read and
+# Write imply Describe; Write implies IdempotentWrite (the producers are
+# idempotent, not transactional). Nothing else is allowed: no ACL, no access.
+KAFKA_ACLS=(
+  "order Read t:orders t:payments t:shipments g:order-service g:order-status-projector"
+  "order Write t:orders t:order-service.dlq t:order-status-projector.dlq"
+  "payment Read t:orders g:payment-service"
+  "payment Write t:payments t:payment-service.dlq"
+  "shipping Read t:orders t:payments g:shipping-service"
+  "shipping Write t:shipments t:shipping-service.dlq"
+  # The orderflow tool: reads everything, resets the services' offsets (Read on
+  # a group), redrives dead letters into the contract topics.
+  "orderflow Read t:orders t:payments t:shipments t:order-service.dlq t:order-status-projector.dlq t:payment-service.dlq t:shipping-service.dlq g:orderflow-cli g:order-service g:order-status-projector g:payment-service g:shipping-service"
+  "orderflow Write t:orders t:payments t:shipments"
+)
+
+# Grants KAFKA_ACLS in the namespace, once per namespace (a marker in the data
+# of the first broker remembers it; ACLs live in the cluster's metadata).
+setup_kafka_acls() {
+  local comp=$1 marker line user op resource args pids=() pid out failed=0 i=0
+  marker="$(broker_state "${BROKERS[0]}")/data/.acls-$(printf '%s' "$KAFKA_NAMESPACE ${KAFKA_ACLS[*]}" | sha256sum | cut -c1-16)"
+  [[ -f $marker ]] && return 0
+  say "kafka: granting the services' ACLs${KAFKA_NAMESPACE:+ in namespace $KAFKA_NAMESPACE}"
+  out=$(mktemp -d)
+  for line in "${KAFKA_ACLS[@]}"; do
+    read -r user op resource <<<"$line"
+    args=(--add --allow-principal "User:$user" --operation "$op")
+    for resource in ${line#"$user $op "}; do
+      case $resource in
+        t:*) args+=(--topic "$KAFKA_NAMESPACE${resource#t:}") ;;
+        g:*) args+=(--group "$KAFKA_NAMESPACE${resource#g:}") ;;
+      esac
+    done
+    acls "${args[@]}" >"$out/$i" 2>&1 &
+    pids+=($!)
+    i=$((i + 1))
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  cat "$out"/* >>"$LOG_DIR/$comp.log"
+  rm -rf "$out"
+  ((failed == 0)) || fail_component "$comp" "granting the ACLs failed (see the log)"
+  touch "$marker"
 }
 
 # ---------------------------------------------------------------------------
@@ -861,6 +1132,15 @@ exports_as_configured() {
 
 SERVICES_BUILT=0
 
+# librdkafka's TLS and SASL/SCRAM come from an OpenSSL built from source with
+# the services (rdkafka's ssl-vendored): its Configure needs make and a full
+# perl (Debian's perl-base lacks modules it uses).
+install_build_deps() {
+  need_cmd make make
+  perl -MIPC::Cmd -MFile::Compare -e 1 2>/dev/null || apt_install perl
+  perl -MIPC::Cmd -MFile::Compare -e 1 2>/dev/null || die "perl still lacks IPC::Cmd after installing perl"
+}
+
 service_bin() { echo "$CARGO_TARGET_DIR/$PROFILE/$1"; }
 
 service_port() {
@@ -887,6 +1167,7 @@ install_service() {
   ((need)) || return 0
   command -v cargo >/dev/null 2>&1 || PATH="$HOME/.cargo/bin:$PATH"
   command -v cargo >/dev/null 2>&1 || die "cargo not found (install Rust, or put ~/.cargo/bin on PATH)"
+  install_build_deps
   say "building the services: cargo build --bins ${CARGO_PROFILE_ARGS[*]} (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
   (cd "$ROOT" && CARGO_TARGET_DIR="$CARGO_TARGET_DIR" cargo build --bins "${CARGO_PROFILE_ARGS[@]}") ||
     die "cargo build --bins failed"
@@ -900,14 +1181,24 @@ start_service() {
     payment-service) prefix=PAYMENT db=payments ;;
     shipping-service) prefix=SHIPPING db=shipping ;;
   esac
-  require_running "$name" postgres kafka registry
+  require_running "$name" postgres registry
+  require_a_broker "$name"
   bin=$(service_bin "$name")
   [[ -x $bin ]] || die "$name: $bin does not exist (run: stack.sh up $name)"
   local otlp=() endpoint
   endpoint=$(otlp_endpoint)
   [[ -n $endpoint ]] && otlp=(OTEL_EXPORTER_OTLP_ENDPOINT="$endpoint" OTEL_SERVICE_NAME="$name")
-  launch "$name" "$ROOT" env "${otlp[@]}" \
-    ORDERFLOW__KAFKA__BOOTSTRAP_SERVERS="127.0.0.1:$KAFKA_PORT" \
+  local kafka=(ORDERFLOW__KAFKA__BOOTSTRAP_SERVERS="$(kafka_bootstrap)"
+    ORDERFLOW__KAFKA__NAMESPACE="$KAFKA_NAMESPACE")
+  if secured; then
+    # The service's own user (order, payment, shipping) under its own prefix.
+    kafka+=(ORDERFLOW__KAFKA__SECURITY_PROTOCOL=SASL_SSL
+      ORDERFLOW__KAFKA__SASL_MECHANISM=SCRAM-SHA-512
+      ORDERFLOW__KAFKA__SSL_CA_LOCATION="$KAFKA_TLS/ca.pem"
+      "${prefix}__KAFKA__SASL_USERNAME=${name%-service}"
+      "${prefix}__KAFKA__SASL_PASSWORD_FILE=$KAFKA_SECRETS/${name%-service}.password")
+  fi
+  launch "$name" "$ROOT" env "${otlp[@]}" "${kafka[@]}" \
     ORDERFLOW__REGISTRY__URL="$CCOMPAT" \
     "${prefix}__DATABASE__URL=postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/$db" \
     "${prefix}__HTTP__HOST=127.0.0.1" \
@@ -927,7 +1218,7 @@ probe_service() { [[ $(http_code "http://127.0.0.1:$SERVICE_PROBE_PORT/health/re
 install_component() {
   case $1 in
     postgres) install_postgres ;;
-    kafka) install_kafka ;;
+    kafka | kafka-*) install_kafka ;;
     registry) install_registry ;;
     jaeger) install_jaeger ;;
     *-service) install_service ;;
@@ -937,7 +1228,7 @@ install_component() {
 start_component() {
   case $1 in
     postgres) init_postgres; start_postgres ;;
-    kafka) start_kafka ;;
+    kafka | kafka-*) start_kafka "$1" ;;
     registry) start_registry ;;
     jaeger) start_jaeger ;;
     *-service) start_service "$1" ;;
@@ -952,10 +1243,11 @@ ensure_healthy() {
       wait_until postgres probe_postgres "pg_isready on 127.0.0.1:$PG_PORT"
       setup_postgres
       ;;
-    kafka)
-      wait_until kafka probe_kafka_port "listener 127.0.0.1:$KAFKA_PORT"
-      wait_until kafka probe_kafka "TopicCommand --list on 127.0.0.1:$KAFKA_PORT"
-      setup_kafka
+    kafka | kafka-*)
+      PROBE_BROKER=$1
+      wait_until "$1" probe_kafka_port "listener 127.0.0.1:$(broker_port "$1")"
+      wait_until "$1" probe_kafka "TopicCommand --list on 127.0.0.1:$(broker_port "$1")"
+      setup_kafka "$1"
       ;;
     registry)
       wait_until registry probe_registry "HTTP 200 from $CCOMPAT/subjects"
@@ -989,12 +1281,29 @@ up_component() {
     say "$comp: already running (pid $pid), healthy"
     return 0
   fi
+  launch_component "$comp"
+  ensure_healthy "$comp"
+  say "$comp: healthy (pid $(running_pid "$comp"), $(component_address "$comp"), $((SECONDS - t0))s)"
+}
+
+launch_component() {
+  local comp=$1
   clear_stale_pid "$comp"
   require_free_ports "$comp"
   say "$comp: starting"
   start_component "$comp"
-  ensure_healthy "$comp"
-  say "$comp: healthy (pid $(running_pid "$comp"), $(component_address "$comp"), $((SECONDS - t0))s)"
+}
+
+# A cluster's node is not healthy before a quorum of controllers runs, so `up`
+# starts every requested broker that is down before it waits for the first.
+launch_brokers() {
+  local comp
+  for comp in "$@"; do
+    [[ $comp == kafka-* ]] || continue
+    running_pid "$comp" >/dev/null && continue
+    install_component "$comp"
+    launch_component "$comp"
+  done
 }
 
 # One line: name, running/stopped, pid, address[, note]. Fields are separated
@@ -1007,16 +1316,22 @@ status_component() {
     pid=-
     [[ -e $(pid_file "$comp") ]] && note=" (stale pid file)"
   fi
-  [[ $comp == kafka ]] && note=" (controller 127.0.0.1:$KAFKA_CONTROLLER_PORT)$note"
+  if is_broker "$comp"; then
+    local security=""
+    secured && security=", SASL_SSL"
+    note=" (controller 127.0.0.1:$(broker_controller_port "$comp")$security)$note"
+  fi
   printf '%-17s %-8s pid %-8s %s%s\n' "$comp" "$state" "$pid" "$(component_address "$comp")" "$note"
 }
 
 print_env() {
   local name value
-  for name in ORDERFLOW_TEST_KAFKA ORDERFLOW_TEST_REGISTRY ORDERFLOW_TEST_DATABASE_URL \
+  for name in ORDERFLOW_TEST_KAFKA ORDERFLOW_TEST_KAFKA_REPLICATION_FACTOR \
+      ORDERFLOW_TEST_REGISTRY ORDERFLOW_TEST_DATABASE_URL \
       ORDERFLOW_STACK_SCRIPT ORDERFLOW_STACK ORDERFLOW_PORT_OFFSET; do
     case $name in
-      ORDERFLOW_TEST_KAFKA) value="127.0.0.1:$KAFKA_PORT" ;;
+      ORDERFLOW_TEST_KAFKA) value="$(kafka_bootstrap)" ;;
+      ORDERFLOW_TEST_KAFKA_REPLICATION_FACTOR) value="$KAFKA_REPLICATION_FACTOR" ;;
       ORDERFLOW_TEST_REGISTRY) value="$CCOMPAT" ;;
       ORDERFLOW_TEST_DATABASE_URL) value="postgres://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres" ;;
       ORDERFLOW_STACK_SCRIPT) value="$SCRIPT_PATH" ;;
@@ -1046,11 +1361,18 @@ main() {
   (($# >= 1)) || usage
   local action=$1 comp
   shift
-  if [[ $action == kafka-topics ]]; then
-    [[ -f $KAFKA_HOME/.complete ]] || die "no Kafka jars yet (run: stack.sh up kafka)"
-    kafka_tool org.apache.kafka.tools.TopicCommand "$@"
-    return
-  fi
+  case $action in
+    kafka-topics | kafka-acls)
+      [[ -f $KAFKA_HOME/.complete ]] || die "no Kafka jars yet (run: stack.sh up kafka)"
+      [[ $action == kafka-topics ]] && kafka_tool org.apache.kafka.tools.TopicCommand "$@"
+      [[ $action == kafka-acls ]] && kafka_tool org.apache.kafka.tools.AclCommand "$@"
+      return
+      ;;
+    build-deps)
+      install_build_deps
+      return
+      ;;
+  esac
   local comps=() reversed=()
   mapfile -t comps < <(resolve_components "$action" "$@")
   ((${#comps[@]})) || exit 2 # resolve_components already complained
@@ -1087,6 +1409,7 @@ main() {
   case $action in
     up | start)
       need_cmd curl curl
+      launch_brokers "${comps[@]}"
       for comp in "${comps[@]}"; do up_component "$comp"; done
       ;;
     stop | down)
@@ -1098,6 +1421,7 @@ main() {
     restart)
       for comp in "${reversed[@]}"; do stop_component "$comp"; done
       need_cmd curl curl
+      launch_brokers "${comps[@]}"
       for comp in "${comps[@]}"; do up_component "$comp"; done
       ;;
     destroy)
