@@ -49,9 +49,9 @@ impl Env {
                 "ORDERFLOW_TEST_DATABASE_URL",
                 "postgres://orderflow:orderflow@127.0.0.1:5432/postgres",
             ),
-            replication_factor: var("ORDERFLOW_TEST_REPLICATION_FACTOR", "1")
+            replication_factor: var("ORDERFLOW_TEST_KAFKA_REPLICATION_FACTOR", "1")
                 .parse()
-                .expect("ORDERFLOW_TEST_REPLICATION_FACTOR is a number"),
+                .expect("ORDERFLOW_TEST_KAFKA_REPLICATION_FACTOR is a number"),
         }
     }
 

@@ -37,9 +37,33 @@ impl SecondStack {
         format!("127.0.0.1:{}", 9092 + self.offset)
     }
 
-    /// The registry's Confluent-compatible API (`registry` component).
-    pub fn registry_url(&self) -> String {
-        format!("http://127.0.0.1:{}/apis/ccompat/v7", 8090 + self.offset)
+    /// Where the stack's Kafka (every broker), registry and PostgreSQL are, and the topics'
+    /// replication factor, as `stack.sh env` tells them.
+    pub fn env(&self) -> crate::Env {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/stack.sh");
+        let output = Command::new("bash")
+            .args([script, "env"])
+            .env("ORDERFLOW_STACK", &self.name)
+            .env("ORDERFLOW_PORT_OFFSET", self.offset.to_string())
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("stack.sh env runs");
+        assert!(output.status.success(), "stack.sh env failed");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let var = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .unwrap_or_else(|| panic!("stack.sh env prints no {name}"))
+                .to_owned()
+        };
+        crate::Env {
+            kafka: var("ORDERFLOW_TEST_KAFKA"),
+            registry: var("ORDERFLOW_TEST_REGISTRY"),
+            admin_database_url: var("ORDERFLOW_TEST_DATABASE_URL"),
+            replication_factor: var("ORDERFLOW_TEST_KAFKA_REPLICATION_FACTOR")
+                .parse()
+                .expect("a replication factor"),
+        }
     }
 
     /// The maintenance database of the stack's PostgreSQL (`postgres` component).

@@ -63,9 +63,10 @@ struct Args {
     /// Kafka brokers of the chaos stack (3: a cluster, replication factor 3).
     #[arg(long, default_value_t = 1)]
     brokers: usize,
-    /// The chaos stack's name (its state folder under .local/stacks/).
-    #[arg(long, default_value = "chaos")]
-    stack: String,
+    /// The chaos stack's name (its state folder under .local/stacks/). Default: `chaos`, or
+    /// `chaos-cluster` with several brokers (a stack keeps the Kafka mode it was made with).
+    #[arg(long)]
+    stack: Option<String>,
     /// Added to every port of the chaos stack.
     #[arg(long, default_value_t = 3000)]
     offset: u16,
@@ -102,19 +103,22 @@ async fn run(args: &Args, seed: u64) -> bool {
         "{} broker(s), plaintext, {} instances per service, {} orders/s",
         args.brokers, args.instances, args.rate
     );
-    log(&format!("bringing up stack {} ({setup})", args.stack));
+    let name = args.stack.clone().unwrap_or_else(|| {
+        if args.brokers == 1 {
+            "chaos"
+        } else {
+            "chaos-cluster"
+        }
+        .to_owned()
+    });
+    log(&format!("bringing up stack {name} ({setup})"));
     let stack = Arc::new(SecondStack::up_with(
-        &args.stack,
+        &name,
         args.offset,
         &["postgres", "kafka", "registry"],
         vec![("KAFKA_BROKERS".into(), args.brokers.to_string())],
     ));
-    let env = Env {
-        kafka: kafka_bootstrap(args.offset, args.brokers),
-        registry: stack.registry_url(),
-        admin_database_url: stack.postgres_admin_url(),
-        replication_factor: if args.brokers >= 3 { 3 } else { 1 },
-    };
+    let env = stack.env();
     let mut services = start_services(env.clone(), args.instances).await;
     let client = client::Client::new(&services);
     let ledger = Arc::new(ledger::Ledger::default());
@@ -176,14 +180,6 @@ async fn run(args: &Args, seed: u64) -> bool {
     }
     .print();
     violations.is_empty()
-}
-
-/// The bootstrap list of the stack's brokers: broker i listens on 9092 + offset + 2(i-1).
-fn kafka_bootstrap(offset: u16, brokers: usize) -> String {
-    (0..brokers)
-        .map(|i| format!("127.0.0.1:{}", 9092 + offset as usize + 2 * i))
-        .collect::<Vec<_>>()
-        .join(",")
 }
 
 /// `instances` instances of each service, with a Kafka session timeout short enough that a
