@@ -60,11 +60,12 @@ struct Args {
     /// Instances of each service.
     #[arg(long, default_value_t = 2)]
     instances: usize,
-    /// Kafka brokers of the chaos stack (3: a cluster, replication factor 3).
-    #[arg(long, default_value_t = 1)]
+    /// Kafka brokers of the chaos stack: 3, a cluster with replication factor 3 and
+    /// `min.insync.replicas` 2; 1, a single broker whose loss stops the whole flow.
+    #[arg(long, default_value_t = 3)]
     brokers: usize,
-    /// The chaos stack's name (its state folder under .local/stacks/). Default: `chaos`, or
-    /// `chaos-cluster` with several brokers (a stack keeps the Kafka mode it was made with).
+    /// The chaos stack's name (its state folder under .local/stacks/). Default: `chaos-cluster`,
+    /// or `chaos` with one broker (a stack keeps the Kafka mode it was made with).
     #[arg(long)]
     stack: Option<String>,
     /// Added to every port of the chaos stack.
