@@ -210,14 +210,17 @@ impl Process {
     }
 }
 
-/// The path of a workspace binary beside the running test executable:
-/// `<target>/debug/deps/<test>` → `<target>/debug/<name>`.
+/// The path of a workspace binary beside the running executable: a test's
+/// `<target>/debug/deps/<test>` → `<target>/debug/<name>`, or a harness binary's
+/// `<target>/debug/<harness>` (the chaos run) → `<target>/debug/<name>`.
 pub fn binary_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let debug = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test executable lives in <target>/<profile>/deps");
+    let exe = std::env::current_exe().expect("executable path");
+    let folder = exe.parent().expect("the executable lives in a folder");
+    let debug = if folder.ends_with("deps") {
+        folder.parent().expect("deps lives in <target>/<profile>")
+    } else {
+        folder
+    };
     let path = debug.join(name);
     assert!(
         path.exists(),
@@ -250,8 +253,9 @@ pub fn free_port() -> u16 {
     panic!("no free loopback port in {TEST_PORTS:?}");
 }
 
-/// One instance of a service started by [`Services::start_replica`].
-#[derive(Clone, Copy, Debug)]
+/// One instance of a service: the first ones [`Services::start_with`] starts, or one started
+/// by [`Services::start_replica`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Replica(usize);
 
 /// The three services of one test, with their namespace and databases.
@@ -543,16 +547,62 @@ impl Services {
 
     /// Stops `service` gracefully (SIGTERM) and waits until the process has exited.
     pub async fn stop(&mut self, service: Service) {
-        let process = self.process(service);
-        let mut child = process.child.take().expect("the service runs");
+        self.stop_replica(Replica(service as usize)).await;
+    }
+
+    /// Starts a stopped `service` again with the same settings and port, and waits until ready.
+    pub async fn restart(&mut self, service: Service) {
+        self.restart_replica(Replica(service as usize)).await;
+    }
+
+    // --- Instances, for fault injection ---------------------------------------------------------
+
+    /// The instances of `service` whose process runs (or is paused), in start order.
+    pub fn running(&self, service: Service) -> Vec<Replica> {
+        (0..self.processes.len())
+            .filter(|&i| self.processes[i].service == service && self.processes[i].child.is_some())
+            .map(Replica)
+            .collect()
+    }
+
+    /// Every instance ever started, running or not.
+    pub fn replicas(&self) -> Vec<Replica> {
+        (0..self.processes.len()).map(Replica).collect()
+    }
+
+    /// `<binary>#<n>`: the instance's name in a report.
+    pub fn label(&self, replica: Replica) -> String {
+        format!("{}#{}", self.service_of(replica).binary(), replica.0)
+    }
+
+    /// Which service `replica` is an instance of.
+    pub fn service_of(&self, replica: Replica) -> Service {
+        self.processes[replica.0].service
+    }
+
+    /// Sends `signal` (`KILL`, `TERM`, `STOP`, `CONT`, ...) to a running instance's process.
+    pub fn signal(&self, replica: Replica, signal: &str) {
+        let process = &self.processes[replica.0];
+        let child = process.child.as_ref().expect("the instance runs");
         let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
+            .args([&format!("-{signal}"), &child.id().to_string()])
             .status()
             .expect("kill runs");
-        assert!(status.success(), "SIGTERM to {} failed", service.binary());
+        assert!(
+            status.success(),
+            "SIG{signal} to {} failed",
+            process.service.binary()
+        );
+    }
+
+    /// Sends `signal` to an instance and waits until its process has exited.
+    async fn end_replica(&mut self, replica: Replica, signal: &str) {
+        self.signal(replica, signal);
+        let process = &mut self.processes[replica.0];
+        let mut child = process.child.take().expect("the instance runs");
         wait_until(
             STOP_TIMEOUT,
-            &format!("{} to exit after SIGTERM", service.binary()),
+            &format!("{} to exit after SIG{signal}", process.service.binary()),
             || {
                 let done = child.try_wait().expect("child status").map(|_| ());
                 async move { done }
@@ -561,10 +611,20 @@ impl Services {
         .await;
     }
 
-    /// Starts a stopped `service` again with the same settings and port, and waits until ready.
-    pub async fn restart(&mut self, service: Service) {
-        self.process(service).spawn();
-        self.wait_ready(service as usize).await;
+    /// Stops an instance gracefully (SIGTERM) and waits until its process has exited.
+    pub async fn stop_replica(&mut self, replica: Replica) {
+        self.end_replica(replica, "TERM").await;
+    }
+
+    /// Kills an instance (SIGKILL): no drain, no goodbye to its consumer group.
+    pub async fn kill_replica(&mut self, replica: Replica) {
+        self.end_replica(replica, "KILL").await;
+    }
+
+    /// Starts a stopped instance again with the same settings and port, and waits until ready.
+    pub async fn restart_replica(&mut self, replica: Replica) {
+        self.processes[replica.0].spawn();
+        self.wait_ready(replica.0).await;
     }
 
     // --- REST helpers -------------------------------------------------------------------------
@@ -635,11 +695,7 @@ impl Services {
             let response = request.send().await.expect("GET /orders/{id} answers");
             match response.status() {
                 StatusCode::OK => {
-                    etag = response
-                        .headers()
-                        .get(header::ETAG)
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
+                    etag = etag_if_any(&response);
                     last = response.json().await.expect("order JSON");
                     if done(&last) {
                         return last;
@@ -922,10 +978,14 @@ pub async fn all_messages(env: &Env, topic: &str) -> Vec<rdkafka::message::Owned
 
 /// The `ETag` of a response.
 pub fn etag(response: &Response) -> String {
+    etag_if_any(response).expect("response has an ETag")
+}
+
+/// The `ETag` of a response, if it has one.
+pub fn etag_if_any(response: &Response) -> Option<String> {
     response
         .headers()
         .get(header::ETAG)
         .and_then(|v| v.to_str().ok())
-        .expect("response has an ETag")
-        .to_owned()
+        .map(str::to_owned)
 }

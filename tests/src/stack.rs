@@ -65,6 +65,44 @@ impl SecondStack {
         }
     }
 
+    /// Where the stack's Kafka (every broker), registry and PostgreSQL are, and the topics'
+    /// replication factor, as `stack.sh env` tells them.
+    pub fn env(&self) -> crate::Env {
+        const VARS: [&str; 4] = [
+            "ORDERFLOW_TEST_KAFKA",
+            "ORDERFLOW_TEST_REGISTRY",
+            "ORDERFLOW_TEST_DATABASE_URL",
+            "ORDERFLOW_TEST_KAFKA_REPLICATION_FACTOR",
+        ];
+        // stack.sh prints shell-quoted `export` lines (a broker list's commas escaped): let a
+        // shell read them, then print the values one per line.
+        let print = VARS.map(|v| format!("\"${v}\"")).join(" ");
+        let output = Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "eval \"$(bash \"$0\" env)\" && printf '%s\\n' {print}"
+            ))
+            .arg(script())
+            .env("ORDERFLOW_STACK", &self.name)
+            .env("ORDERFLOW_PORT_OFFSET", self.offset.to_string())
+            .envs(self.vars.iter().map(|(k, v)| (k, v)))
+            .output()
+            .expect("stack.sh env runs");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let values: Vec<&str> = text.lines().collect();
+        assert!(
+            output.status.success() && values.len() == VARS.len(),
+            "stack.sh env printed {text:?}"
+        );
+        crate::Env {
+            kafka: values[0].to_owned(),
+            registry: values[1].to_owned(),
+            admin_database_url: values[2].to_owned(),
+            replication_factor: values[3].parse().expect("a replication factor"),
+            kafka_login: None,
+        }
+    }
+
     /// The maintenance database of the stack's PostgreSQL (`postgres` component).
     pub fn postgres_admin_url(&self) -> String {
         format!(
@@ -124,9 +162,8 @@ fn stack_sh(
     command: &str,
     components: &[&str],
 ) {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/stack.sh");
     let status = Command::new("bash")
-        .arg(script)
+        .arg(script())
         .arg(command)
         .args(components)
         .env("ORDERFLOW_STACK", name)
@@ -143,4 +180,9 @@ impl Drop for SecondStack {
     fn drop(&mut self) {
         self.run("down", &[]);
     }
+}
+
+/// The `stack.sh` of this checkout.
+fn script() -> &'static str {
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/local/stack.sh")
 }
