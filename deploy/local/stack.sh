@@ -1375,8 +1375,12 @@ main() {
   case $action in
     kafka-topics | kafka-acls)
       [[ -f $KAFKA_HOME/.complete ]] || die "no Kafka jars yet (run: stack.sh up kafka)"
-      [[ $action == kafka-topics ]] && kafka_tool org.apache.kafka.tools.TopicCommand "$@"
-      [[ $action == kafka-acls ]] && kafka_tool org.apache.kafka.tools.AclCommand "$@"
+      # The tool's exit status is the command's.
+      if [[ $action == kafka-topics ]]; then
+        kafka_tool org.apache.kafka.tools.TopicCommand "$@"
+      else
+        kafka_tool org.apache.kafka.tools.AclCommand "$@"
+      fi
       return
       ;;
     build-deps)
