@@ -111,7 +111,8 @@ bench: infra
 
 # --- Chaos (issue 12) -----------------------------------------------------------------------
 # A steady order load on a private stack (ports + CHAOS_OFFSET; a three-broker Kafka cluster
-# unless CHAOS_ARGS="--brokers 1") while a seeded schedule kills, stops and pauses service
+# unless CHAOS_ARGS="--brokers 1", secured with SASL/SCRAM over TLS, a user per service, unless
+# CHAOS_ARGS="--security plaintext") while a seeded schedule kills, stops and pauses service
 # instances, a Kafka broker, PostgreSQL and the registry, and adds and removes instances; then
 # an oracle checks every order (tests/src/bin/chaos/). The seed is
 # printed (random when CHAOS_SEED is empty) so a failing run can be replayed; the last line is
