@@ -128,11 +128,14 @@ chaos:
 	"$${CARGO_TARGET_DIR:-$(ROOT)/target}/debug/chaos" $(if $(CHAOS_SEED),--seed $(CHAOS_SEED)) \
 	  --secs $(CHAOS_SECS) --offset $(CHAOS_OFFSET) $(CHAOS_ARGS)
 
-# Long enough for the schedule's first round, every fault kind once, on one broker: three
-# brokers take longer to start and to restart on two cores. About 6 minutes with the stack's
-# start, so CI runs it as a step of its own after `make test` instead of inside it.
+# Long enough for the schedule's first round, every fault kind once, on one plaintext broker:
+# three brokers take longer to start and to restart on two cores, and it stays the run it was
+# measured as (secured, the stack's start makes a CA and SCRAM users too). About 6 minutes
+# with the stack's start, so CI runs it as a step of its own after `make test` instead of
+# inside it.
 chaos-short:
-	$(MAKE) --no-print-directory chaos CHAOS_SEED=12 CHAOS_SECS=240 CHAOS_ARGS="--brokers 1"
+	$(MAKE) --no-print-directory chaos CHAOS_SEED=12 CHAOS_SECS=240 \
+	  CHAOS_ARGS="--brokers 1 --security plaintext"
 
 fmt:
 	cd $(ROOT) && $(CARGO) fmt --all
