@@ -70,7 +70,7 @@ struct Args {
     /// `min.insync.replicas` 2; 1, a single broker whose loss stops the whole flow.
     #[arg(long, default_value_t = 3)]
     brokers: usize,
-    /// How clients reach Kafka: `sasl-ssl`, SCRAM-SHA-512 over TLS with a user per service
+    /// How clients reach Kafka: `sasl_ssl`, SCRAM-SHA-512 over TLS with a user per service
     /// and ACLs in the run's namespace; `plaintext`, no login.
     #[arg(long, value_enum, default_value_t = Security::SaslSsl)]
     security: Security,
