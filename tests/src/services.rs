@@ -56,8 +56,13 @@ impl Service {
         }
     }
 
+    /// The user a secured stack makes for the service (`stack.sh`'s `KAFKA_USERS`).
+    pub fn kafka_user(self) -> &'static str {
+        self.binary().trim_end_matches("-service")
+    }
+
     /// The service's own settings prefix.
-    fn prefix(self) -> &'static str {
+    pub fn prefix(self) -> &'static str {
         match self {
             Service::Order => "ORDER",
             Service::Payment => "PAYMENT",

@@ -61,14 +61,10 @@ async fn a_secured_three_broker_cluster_carries_orders_and_keeps_them_flowing_wi
     assert_replicated(&env, &topics).await;
 
     // Every service logs in as its own user.
-    let mut logins = Vec::new();
-    for (prefix, user) in [
-        ("ORDER", "order"),
-        ("PAYMENT", "payment"),
-        ("SHIPPING", "shipping"),
-    ] {
-        logins.extend(stack.login(user).env(prefix));
-    }
+    let logins = Service::ALL
+        .iter()
+        .flat_map(|s| stack.login(s.kafka_user()).env(s.prefix()))
+        .collect();
     let options = Options {
         env: logins,
         namespace: Some(namespace.clone()),

@@ -291,10 +291,7 @@ fn pick(services: &Services, service: Service, pick: usize) -> Replica {
 /// How many partitions of `topics` each broker leads.
 fn leaders(env: &Env, topics: &[String]) -> BTreeMap<i32, usize> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &env.kafka)
-        .create()
-        .expect("metadata client");
+    let consumer: BaseConsumer = env.client_config().create().expect("metadata client");
     let mut led = BTreeMap::new();
     for topic in topics {
         let metadata = consumer

@@ -16,10 +16,15 @@
 //!
 //! # A run
 //! 1. A private stack (`--stack`, ports shifted by `--offset`, default 3000): PostgreSQL,
-//!    Kafka (`--brokers`, passed on as `KAFKA_BROKERS`) and the registry.
+//!    Kafka (`--brokers`, passed on as `KAFKA_BROKERS`; `--security`, as `KAFKA_SECURITY`)
+//!    and the registry. A secured stack is brought up with the run's namespace as
+//!    `KAFKA_NAMESPACE`, so it grants its users' ACLs there before anything connects.
 //! 2. `--instances` instances of each service on it, from the build's binaries, in a
 //!    namespace and databases of their own, with a short Kafka session timeout so a killed
-//!    or paused member's partitions move on within seconds.
+//!    or paused member's partitions move on within seconds. On a secured stack each
+//!    service logs in as its own user (`order`, `payment`, `shipping`), the harness's own
+//!    clients (topics, metadata) as `admin` and the `orderflow` tool as `orderflow`: the
+//!    ACLs are the ones a deployment has, so a fault cannot pass for lack of them.
 //! 3. For `--secs`: the load at `--rate` orders/s, and the faults one after another.
 //! 4. The load stops and every order's task ends; the oracle waits for the platform to
 //!    settle and checks; the report is printed and the stack stopped.
@@ -31,9 +36,10 @@ mod load;
 mod oracle;
 mod report;
 
-use clap::Parser;
+use clap::{Parser, ValueEnum};
 use orderflow_tests::{
     cli::Orderflow,
+    fixtures::fresh_namespace,
     services::{Options, Service, Services},
     stack::SecondStack,
     Env,
@@ -64,13 +70,35 @@ struct Args {
     /// `min.insync.replicas` 2; 1, a single broker whose loss stops the whole flow.
     #[arg(long, default_value_t = 3)]
     brokers: usize,
+    /// How clients reach Kafka: `sasl_ssl`, SCRAM-SHA-512 over TLS with a user per service
+    /// and ACLs in the run's namespace; `plaintext`, no login.
+    #[arg(long, value_enum, default_value_t = Security::SaslSsl)]
+    security: Security,
     /// The chaos stack's name (its state folder under .local/stacks/). Default: `chaos-cluster`,
-    /// or `chaos` with one broker (a stack keeps the Kafka mode it was made with).
+    /// or `chaos` with one broker, with `-sasl` appended when secured (a stack keeps the
+    /// Kafka mode it was made with, so the modes cannot share one).
     #[arg(long)]
     stack: Option<String>,
     /// Added to every port of the chaos stack.
     #[arg(long, default_value_t = 3000)]
     offset: u16,
+}
+
+/// `--security`, named as `KAFKA_SECURITY` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Security {
+    #[value(name = "sasl_ssl", alias = "sasl-ssl")]
+    SaslSsl,
+    Plaintext,
+}
+
+impl Security {
+    fn as_str(self) -> &'static str {
+        match self {
+            Security::SaslSsl => "sasl_ssl",
+            Security::Plaintext => "plaintext",
+        }
+    }
 }
 
 static STARTED: OnceLock<std::time::Instant> = OnceLock::new();
@@ -100,27 +128,50 @@ async fn main() -> ExitCode {
 
 /// The whole run; whether it found no violation.
 async fn run(args: &Args, seed: u64) -> bool {
+    let secured = args.security == Security::SaslSsl;
     let setup = format!(
-        "{} broker(s), plaintext, {} instances per service, {} orders/s",
-        args.brokers, args.instances, args.rate
+        "{} broker(s), {}, {} instances per service, {} orders/s",
+        args.brokers,
+        args.security.as_str(),
+        args.instances,
+        args.rate
     );
     let name = args.stack.clone().unwrap_or_else(|| {
-        if args.brokers == 1 {
+        let base = if args.brokers == 1 {
             "chaos"
         } else {
             "chaos-cluster"
-        }
-        .to_owned()
+        };
+        format!("{base}{}", if secured { "-sasl" } else { "" })
     });
+    // The namespace is chosen before the stack comes up: a secured stack grants its users'
+    // ACLs in `KAFKA_NAMESPACE` only (the topics the run makes itself).
+    let namespace = fresh_namespace();
     log(&format!("bringing up stack {name} ({setup})"));
+    let brokers = args.brokers.to_string();
     let stack = Arc::new(SecondStack::up_with(
         &name,
         args.offset,
         &["postgres", "kafka", "registry"],
-        &[("KAFKA_BROKERS", &args.brokers.to_string())],
+        &[
+            ("KAFKA_BROKERS", &brokers),
+            ("KAFKA_SECURITY", args.security.as_str()),
+            ("KAFKA_NAMESPACE", &namespace),
+        ],
     ));
-    let env = stack.env();
-    let mut services = start_services(env.clone(), args.instances).await;
+    let env = Env {
+        kafka_login: secured.then(|| stack.login("admin")),
+        ..stack.env()
+    };
+    let logins = if secured {
+        Service::ALL
+            .iter()
+            .flat_map(|s| stack.login(s.kafka_user()).env(s.prefix()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut services = start_services(env.clone(), namespace, logins, args.instances).await;
     let client = client::Client::new(&services);
     let ledger = Arc::new(ledger::Ledger::default());
 
@@ -161,6 +212,11 @@ async fn run(args: &Args, seed: u64) -> bool {
     ));
 
     let cli = Orderflow::for_services(&services);
+    let cli = if secured {
+        cli.with_kafka_login(&stack.login("orderflow"))
+    } else {
+        cli
+    };
     let oracle = oracle::Oracle {
         services: &services,
         cli: &cli,
@@ -183,9 +239,15 @@ async fn run(args: &Args, seed: u64) -> bool {
     violations.is_empty()
 }
 
-/// `instances` instances of each service, with a Kafka session timeout short enough that a
-/// killed or paused member's partitions move on within seconds (the default is 45 s).
-async fn start_services(env: Env, instances: usize) -> Services {
+/// `instances` instances of each service in `namespace`, with `logins` (each service's Kafka
+/// user, on a secured stack) and a Kafka session timeout short enough that a killed or paused
+/// member's partitions move on within seconds (the default is 45 s).
+async fn start_services(
+    env: Env,
+    namespace: String,
+    logins: Vec<(String, String)>,
+    instances: usize,
+) -> Services {
     let config = std::env::temp_dir().join(format!("orderflow-chaos-{}.toml", std::process::id()));
     std::fs::write(
         &config,
@@ -198,7 +260,9 @@ async fn start_services(env: Env, instances: usize) -> Services {
         env: ["ORDER_CONFIG", "PAYMENT_CONFIG", "SHIPPING_CONFIG"]
             .iter()
             .map(|k| (k.to_string(), config.clone()))
+            .chain(logins)
             .collect(),
+        namespace: Some(namespace),
         ..Options::default()
     };
     let mut services = Services::start_with(env, options).await;
