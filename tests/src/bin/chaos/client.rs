@@ -1,6 +1,7 @@
 //! The platform as a client behind a load balancer sees it: each request goes to one instance
 //! of the service picked at random, and a request that found no answer (connection refused by
-//! a killed instance, no reply from a paused one, a 502/503 while a dependency restarts) is
+//! a killed instance, no reply from a paused one, a 502/503 while a dependency restarts, a 408
+//! from an instance resumed after a SIGSTOP) is
 //! sent again, to any instance, until a deadline. Requests that change something carry what
 //! makes them safe to repeat (an `Idempotency-Key`, or a state the retry can check).
 
@@ -61,7 +62,7 @@ impl Client {
     }
 
     /// `method path` on some instance of `service`, with `headers` and an optional JSON
-    /// `body`, sent until an instance answers something other than 502/503 or `deadline`
+    /// `body`, sent until an instance answers something other than 408/502/503/504 or `deadline`
     /// passes (then the last failure, as text).
     pub async fn send(
         &self,
@@ -116,9 +117,15 @@ impl Client {
     }
 }
 
+/// No answer from the application. 408 included: an instance resumed after a SIGSTOP finds
+/// the request timers of its open connections expired before it reads what arrived meanwhile
+/// and answers 408 without handling the request, which RFC 9110 (15.5.9) lets a client repeat.
 fn is_unavailable(status: StatusCode) -> bool {
     matches!(
         status,
-        StatusCode::BAD_GATEWAY | StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+        StatusCode::REQUEST_TIMEOUT
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT
     )
 }
