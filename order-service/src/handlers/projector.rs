@@ -63,6 +63,13 @@ impl ViewTables {
     /// never by input.
     pub fn named(views: &str, events: &str) -> Self {
         let positions = format!("{views}_positions");
+        // The views as `insert` and `update` take them, one array per column.
+        let written = "UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[],
+                              $6::int8[], $7::text[], $8::uuid[], $9::text[], $10::int8[],
+                              $11::text[], $12::text[])
+                       AS u (order_id, status, cancellation_reason, payment_id, payment_status,
+                             payment_amount, decline_reason, shipment_id, shipment_status,
+                             version, cancellation_request, cancellation_rejected_reason)";
         ViewTables {
             lock_positions: format!(
                 "SELECT p.topic, p.kafka_partition, p.next_offset
@@ -81,12 +88,7 @@ impl ViewTables {
                         shipment_status, version, cancellation_request,
                         cancellation_rejected_reason, order_created_at)
                  SELECT u.*, o.created_at
-                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[],
-                             $6::int8[], $7::text[], $8::uuid[], $9::text[], $10::int8[],
-                             $11::text[], $12::text[])
-                      AS u (order_id, status, cancellation_reason, payment_id, payment_status,
-                            payment_amount, decline_reason, shipment_id, shipment_status, version,
-                            cancellation_request, cancellation_rejected_reason)
+                 FROM {written}
                  LEFT JOIN orders o USING (order_id)
                  ON CONFLICT (order_id) DO NOTHING
                  RETURNING order_id"
@@ -105,12 +107,7 @@ impl ViewTables {
                         version = u.version, cancellation_request = u.cancellation_request,
                         cancellation_rejected_reason = u.cancellation_rejected_reason,
                         updated_at = now()
-                 FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[],
-                             $6::int8[], $7::text[], $8::uuid[], $9::text[], $10::int8[],
-                             $11::text[], $12::text[])
-                      AS u (order_id, status, cancellation_reason, payment_id, payment_status,
-                            payment_amount, decline_reason, shipment_id, shipment_status, version,
-                            cancellation_request, cancellation_rejected_reason)
+                 FROM {written}
                  WHERE v.order_id = u.order_id"
             ),
             record: format!(
