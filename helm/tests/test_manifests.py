@@ -175,6 +175,55 @@ def test_librdkafka_properties_reach_the_settings_file():
                                                             "linger.ms": "20"}}}
 
 
+def assert_logs_in(spec, prefix, username, secret, key):
+    """The service container of `spec` logs in as `username` with the password of
+    `secret`/`key`, mounted as a file only it reads; its environment holds no password."""
+    [c] = spec["containers"]
+    env = env_of(c)
+    assert env[f"{prefix}__KAFKA__SASL_USERNAME"]["value"] == username
+    path = env[f"{prefix}__KAFKA__SASL_PASSWORD_FILE"]["value"]
+    assert f"{prefix}__KAFKA__SASL_PASSWORD" not in env
+    mounts = {m["name"]: m for m in c["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mount = mounts["kafka-password"]
+    assert mount["readOnly"] and path == f"{mount['mountPath']}/{key}"
+    assert volumes["kafka-password"]["secret"] == {
+        "secretName": secret, "items": [{"key": key, "path": key}], "defaultMode": 0o440}
+
+
+SASL_VALUES = ["kafka.security.protocol=SASL_SSL", "kafka.security.saslMechanism=SCRAM-SHA-256",
+               "kafka.security.caSecret.name=brokers-ca", "kafka.security.caSecret.key=root.pem"] + [
+    f"kafka.security.users.{s}.{k}={v}" for s in ("order", "payment", "shipping")
+    for k, v in (("username", f"{s}-user"), ("passwordSecret.name", f"kafka-{s}"),
+                 ("passwordSecret.key", "pw"))]
+
+
+def test_typed_kafka_security_reaches_every_service_as_settings_and_mounted_secrets():
+    rendered = render(sets=SASL_VALUES)
+    config = rendered.get("ConfigMap", "rel-orderflow-config")["data"]
+    assert config["ORDERFLOW__KAFKA__SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert config["ORDERFLOW__KAFKA__SASL_MECHANISM"] == "SCRAM-SHA-256"
+    ca = config["ORDERFLOW__KAFKA__SSL_CA_LOCATION"]
+    for service, prefix in SERVICES.items():
+        spec = pod_spec(service_deployment(rendered, service))
+        short = service.removesuffix("-service")
+        assert_logs_in(spec, prefix, f"{short}-user", f"kafka-{short}", "pw")
+        [c] = spec["containers"]
+        [mount] = [m for m in c["volumeMounts"] if m["name"] == "kafka-ca"]
+        assert ca == f"{mount['mountPath']}/root.pem"
+        [volume] = [v for v in spec["volumes"] if v["name"] == "kafka-ca"]
+        assert volume["secret"]["secretName"] == "brokers-ca"
+    # Plaintext by default: no login, no mounted credentials.
+    plain = render()
+    config = plain.get("ConfigMap", "rel-orderflow-config")["data"]
+    assert config["ORDERFLOW__KAFKA__SECURITY_PROTOCOL"] == "PLAINTEXT"
+    assert "ORDERFLOW__KAFKA__SASL_MECHANISM" not in config
+    for service, prefix in SERVICES.items():
+        spec = pod_spec(service_deployment(plain, service))
+        assert not {v["name"] for v in spec["volumes"]} & {"kafka-password", "kafka-ca"}
+        assert f"{prefix}__KAFKA__SASL_USERNAME" not in env_of(spec["containers"][0])
+
+
 def test_production_uses_external_infrastructure_and_secret_references(renders):
     rendered = renders["production"]
     assert not rendered.of_kind("StatefulSet", "Secret")
@@ -187,9 +236,9 @@ def test_production_uses_external_infrastructure_and_secret_references(renders):
         [c] = spec["containers"]
         assert env_of(c)[f"{SERVICES[service]}__DATABASE__URL"]["valueFrom"][
             "secretKeyRef"]["name"] == "orderflow-databases"
-        # librdkafka credentials come from the operator's Secret, not a ConfigMap.
-        [settings] = [v for v in spec["volumes"] if v["name"] == "settings"]
-        assert settings["secret"]["secretName"] == "orderflow-kafka"
+        # Each service logs in as its own user, its password from its own Secret.
+        assert_logs_in(spec, SERVICES[service], service.removesuffix("-service"),
+                       f"orderflow-kafka-{service.removesuffix('-service')}", "password")
         assert "initContainers" not in spec
         assert "replicas" not in service_deployment(rendered, service)["spec"]
 

@@ -84,6 +84,7 @@ BAD_VALUES = {
     "service images tagged latest": ("image:\n  tag: latest\n", "'latest'"),
     "no database Secret outside the dev profile": ("database:\n  existingSecret: \"\"\n",
                                                    "existingSecret"),
+    "an unknown security protocol": ("kafka:\n  security:\n    protocol: TLS\n", "protocol"),
 }
 
 
@@ -96,3 +97,30 @@ def test_schema_rejects_bad_values_with_a_clear_message(helm, case, tmp_path):
     done = helm_template(helm=helm, values=[values])
     assert done.returncode != 0, f"{case} was accepted"
     assert "schema" in done.stderr and key in done.stderr, done.stderr
+
+
+# Values the schema allows but the services would refuse at start: the chart names them.
+BAD_SECURITY = {
+    "a SASL protocol without a user": (["kafka.security.protocol=SASL_SSL"],
+                                       "kafka.security.users.order.username is required"),
+    "a user without its password Secret": (
+        ["kafka.security.protocol=SASL_PLAINTEXT"] + [
+            f"kafka.security.users.{s}.username={s}" for s in ("order", "payment", "shipping")],
+        "kafka.security.users.order.passwordSecret.name is required"),
+    "a CA over plaintext": (["kafka.security.caSecret.name=ca"],
+                            "kafka.security.caSecret needs kafka.security.protocol SSL"),
+    "a user without SASL": (["kafka.security.protocol=SSL",
+                             "kafka.security.users.payment.username=payment"],
+                            "kafka.security.users.payment needs kafka.security.protocol SASL"),
+    "security on the dev profile's broker": (["dev.enabled=true", "kafka.security.protocol=SSL"],
+                                             "the dev profile's broker is PLAINTEXT"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_SECURITY)
+def test_inconsistent_kafka_security_fails_naming_the_value(case):
+    sets, message = BAD_SECURITY[case]
+    done = helm_template(sets=sets)
+    assert done.returncode != 0, f"{case} was accepted"
+    assert message in done.stderr, done.stderr
+

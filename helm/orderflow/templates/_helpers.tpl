@@ -10,6 +10,8 @@ Named helpers of the orderflow chart.
   Security profile, used by every Pod the chart makes.
 - `orderflow.kafkaBootstrap`, `orderflow.registryUrl`, `orderflow.databaseSecret`: where
   the infrastructure is, external or the dev profile's.
+- `orderflow.kafkaSecurity`: checks `kafka.security` (the services' typed Kafka security
+  settings) and names the value that is wrong; `orderflow.kafkaSasl`: whether it logs in.
 */}}
 
 {{- define "orderflow.name" -}}
@@ -158,6 +160,38 @@ seccompProfile:
 {{- printf "http://%s:8080/apis/ccompat/v7" (include "orderflow.componentName" (list . "registry")) }}
 {{- else }}
 {{- required "registry.url is required (or set dev.enabled=true)" .Values.registry.url }}
+{{- end }}
+{{- end }}
+
+{{/* Whether the services log in to Kafka (a SASL protocol): "true" or "". */}}
+{{- define "orderflow.kafkaSasl" -}}
+{{- if hasPrefix "SASL_" .Values.kafka.security.protocol }}true{{ end }}
+{{- end }}
+
+{{/*
+Checks `kafka.security` as the services would at start, so a wrong value fails the install
+with its name instead of Pods that never get ready. Renders nothing.
+*/}}
+{{- define "orderflow.kafkaSecurity" -}}
+{{- $sec := .Values.kafka.security }}
+{{- if and .Values.dev.enabled (ne $sec.protocol "PLAINTEXT") }}
+{{- fail "kafka.security applies to your own Kafka: the dev profile's broker is PLAINTEXT" }}
+{{- end }}
+{{- if and $sec.caSecret.name (not (has $sec.protocol (list "SSL" "SASL_SSL"))) }}
+{{- fail (printf "kafka.security.caSecret needs kafka.security.protocol SSL or SASL_SSL, not %s" $sec.protocol) }}
+{{- end }}
+{{- range $key := list "order" "payment" "shipping" }}
+{{- $user := index $sec.users $key }}
+{{- if include "orderflow.kafkaSasl" $ }}
+{{- if not $user.username }}
+{{- fail (printf "kafka.security.users.%s.username is required with kafka.security.protocol %s" $key $sec.protocol) }}
+{{- end }}
+{{- if not $user.passwordSecret.name }}
+{{- fail (printf "kafka.security.users.%s.passwordSecret.name is required with kafka.security.protocol %s" $key $sec.protocol) }}
+{{- end }}
+{{- else if or $user.username $user.passwordSecret.name }}
+{{- fail (printf "kafka.security.users.%s needs kafka.security.protocol SASL_SSL or SASL_PLAINTEXT, not %s" $key $sec.protocol) }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -332,6 +366,11 @@ spec:
                 secretKeyRef:
                   name: {{ include "orderflow.databaseSecret" $root }}
                   key: {{ index $root.Values.database.secretKeys $svc.key }}
+            {{- if include "orderflow.kafkaSasl" $root }}
+            {{- $user := index $root.Values.kafka.security.users $svc.key }}
+            - {name: {{ $svc.prefix }}__KAFKA__SASL_USERNAME, value: {{ $user.username | quote }}}
+            - {name: {{ $svc.prefix }}__KAFKA__SASL_PASSWORD_FILE, value: /etc/orderflow-kafka/password/{{ $user.passwordSecret.key }}}
+            {{- end }}
             {{- if eq $svc.key "payment" }}
             - {name: PAYMENT__LIMIT_CENTS, value: {{ $v.limitCents | int64 | quote }}}
             {{- end }}
@@ -346,6 +385,12 @@ spec:
           volumeMounts:
             - {name: tmp, mountPath: /tmp}
             - {name: settings, mountPath: /etc/orderflow, readOnly: true}
+            {{- if include "orderflow.kafkaSasl" $root }}
+            - {name: kafka-password, mountPath: /etc/orderflow-kafka/password, readOnly: true}
+            {{- end }}
+            {{- if $root.Values.kafka.security.caSecret.name }}
+            - {name: kafka-ca, mountPath: /etc/orderflow-kafka/ca, readOnly: true}
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir: {sizeLimit: 64Mi}
@@ -358,6 +403,24 @@ spec:
           configMap:
             name: {{ include "orderflow.componentName" (list $root "settings") }}
           {{- end }}
+        {{- if include "orderflow.kafkaSasl" $root }}
+        {{- $password := (index $root.Values.kafka.security.users $svc.key).passwordSecret }}
+        # Only this service's password: readable by the service's group (fsGroup), no one else.
+        - name: kafka-password
+          secret:
+            secretName: {{ $password.name }}
+            items: [{key: {{ $password.key }}, path: {{ $password.key }}}]
+            defaultMode: 0440
+        {{- end }}
+        {{- with $root.Values.kafka.security.caSecret }}
+        {{- if .name }}
+        - name: kafka-ca
+          secret:
+            secretName: {{ .name }}
+            items: [{key: {{ .key }}, path: {{ .key }}}]
+            defaultMode: 0444
+        {{- end }}
+        {{- end }}
       {{- with $v.nodeSelector }}
       nodeSelector:
         {{- toYaml . | nindent 8 }}
