@@ -543,9 +543,12 @@ pub async fn swap(
     let live = ViewTables::live();
     let mut client = pooled(pool, db).await?;
     let tx = client.transaction().await.map_err(|e| db.failed(e))?;
+    // In the order the projector's transactions take them (positions, views, events): one
+    // holding the positions and waiting for the views while this held the views and waited for
+    // the positions was a deadlock, and the swap failed.
     tx.batch_execute(&format!(
         "LOCK TABLE {}, {}, {} IN ACCESS EXCLUSIVE MODE",
-        live.views, live.events, live.positions
+        live.positions, live.views, live.events
     ))
     .await
     .map_err(|e| db.failed(e))?;
