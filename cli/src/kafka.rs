@@ -262,6 +262,11 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// The partitions (topic, partition) with records left to deliver before their ends.
+    pub fn reading(&self) -> impl Iterator<Item = &(String, i32)> {
+        self.remaining.keys()
+    }
+
     /// The next record; `None` once every partition reached its end (never with `follow`).
     pub async fn next(&mut self) -> Result<Option<OwnedMessage>, CliError> {
         loop {

@@ -79,7 +79,6 @@ async fn run(iso: &Isolated, orders: usize, raw_first: bool) -> (f64, f64) {
         registry: &registry,
         registry_url: &settings.registry.url,
     };
-    let tables = replay::shadow_tables();
     let expected = 3 * orders as u64;
 
     let raw = || async {
@@ -103,14 +102,14 @@ async fn run(iso: &Isolated, orders: usize, raw_first: bool) -> (f64, f64) {
         expected as f64 / start.elapsed().as_secs_f64()
     };
     let rebuild = || async {
-        replay::prepare_shadow(&db, &tables, true)
+        let shadow = replay::prepare_shadow(&db, replay::shadow_tables(), true)
             .await
             .expect("shadow tables");
         let rebuilt = replay::rebuild(
             &source,
             &platform.pool,
             &db,
-            &tables,
+            &shadow,
             Start::Earliest,
             false,
         )

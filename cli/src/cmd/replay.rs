@@ -4,16 +4,21 @@
 //! # The rebuild
 //! The three contract topics are read by assignment (no consumer group; see [`crate::kafka`])
 //! from the beginning, or from `--since`, up to the end offsets seen when the pass started;
-//! passes repeat until a pass finds nothing new ("caught up"). Each batch is decoded with the
-//! platform's registry client and applied with order-service's own projector
+//! passes repeat until a pass finds nothing new ("caught up"). Workers split the partitions
+//! by number; each merges its partitions' records in time order into batches ([`Batches`]), so
+//! that a batch holds the events of an order on the three topics together, and reads the next
+//! batch while its connection applies one. Each batch is decoded with the platform's registry
+//! client and applied with order-service's own projector
 //! ([`order_service::handlers::projector::Projector`]) to the shadow tables
 //! `order_views_rebuild` and `order_view_events_rebuild`, in **one** transaction that also
 //! records the next offset of every partition in `order_views_rebuild_positions`. So:
 //! - the live tables are never written: nothing the platform reads changes;
 //! - an interrupted rebuild (Ctrl-C, a crash) leaves the shadow exactly at its last committed
 //!   batch, and the next run **resumes** from those positions (`--fresh` discards it instead);
-//! - an event published twice (a relay retry) is applied once: the shadow's own event table
-//!   is its inbox;
+//! - an event published twice (a relay retry) is applied once: the rebuild keeps the ids of
+//!   the events the shadow holds in memory ([`Shadow`]), read back from its event table when it
+//!   resumes, as its inbox. A lookup in memory instead of an index on `event_id` written per
+//!   event and a query per batch; the price is some 20 to 40 bytes of memory per event;
 //! - undecodable records are counted and skipped, as the live projector dead-letters them.
 //!
 //! # Swap
@@ -42,6 +47,7 @@ use crate::{
     settings::{Db, Settings, CONNECT_TIMEOUT},
     CliError,
 };
+use futures::TryStreamExt;
 use order_service::handlers::projector::{Projector, ViewTables};
 use platform::{
     config::DatabaseSettings,
@@ -52,8 +58,9 @@ use platform::{
 use rdkafka::message::{Message, OwnedMessage};
 use serde::Serialize;
 use std::{
-    collections::{BTreeMap, HashMap, HashSet},
-    time::{Duration, Instant},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
+    sync::{Mutex, PoisonError},
+    time::Instant,
 };
 use uuid::Uuid;
 
@@ -133,15 +140,15 @@ pub async fn run(settings: &Settings, out: &Out, args: ReplayArgs) -> Result<(),
         address: db.address.clone(),
         reason: platform::error_chain(&e),
     })?;
-    let tables = shadow_tables();
-    prepare_shadow(&db, &tables, args.fresh).await?;
+    let shadow = prepare_shadow(&db, shadow_tables(), args.fresh).await?;
+    let tables = shadow.tables();
     let source = Source {
         kafka: &kafka,
         registry: &registry,
         registry_url: &settings.registry.url,
     };
     let start = args.since.map_or(Start::Earliest, Start::Time);
-    let rebuilt = rebuild(&source, &pool, &db, &tables, start, true).await?;
+    let rebuilt = rebuild(&source, &pool, &db, &shadow, start, true).await?;
     if out.is_json() {
         out.json(&serde_json::json!({"rebuilt": rebuilt}))?;
     } else {
@@ -157,7 +164,7 @@ pub async fn run(settings: &Settings, out: &Out, args: ReplayArgs) -> Result<(),
         ))?;
     }
     if args.verify {
-        let verified = verify(&kafka, &db, &tables).await?;
+        let verified = verify(&kafka, &db, tables).await?;
         if out.is_json() {
             out.json(&serde_json::json!({"verify": verified}))?;
         } else {
@@ -165,7 +172,7 @@ pub async fn run(settings: &Settings, out: &Out, args: ReplayArgs) -> Result<(),
         }
     }
     if args.swap {
-        let swapped = swap(&source, &pool, &db, &tables).await?;
+        let swapped = swap(&source, &pool, &db, &shadow).await?;
         if out.is_json() {
             out.json(&serde_json::json!({"swapped": swapped}))?;
         } else {
@@ -179,13 +186,37 @@ pub async fn run(settings: &Settings, out: &Out, args: ReplayArgs) -> Result<(),
     Ok(())
 }
 
+/// A rebuild's shadow tables, with the ids of the events they hold: the rebuild's inbox, kept
+/// in memory (see the module docs). A rebuild or swap that failed may have counted the events
+/// of a batch rolled back: [`prepare_shadow`] again before the next.
+pub struct Shadow {
+    projector: Projector,
+    applied: Mutex<HashSet<Uuid>>,
+}
+
+impl Shadow {
+    pub fn tables(&self) -> &ViewTables {
+        self.projector.tables()
+    }
+
+    /// The events of `events` the shadow does not hold yet (the first copy of one given twice),
+    /// counted as held from now on: their batch commits, or the rebuild ends.
+    fn fresh<'e>(&self, events: &'e [InboundEvent]) -> Vec<&'e InboundEvent> {
+        let mut applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
+        events
+            .iter()
+            .filter(|e| applied.insert(e.event.header().event_id))
+            .collect()
+    }
+}
+
 /// Creates the shadow tables shaped like the live ones (dropping them first with `fresh`), with
 /// only the indexes a rebuild itself uses: the views' and positions' keys (the projector
-/// creates, locks and updates by them) and the events' `event_id` (a rebuild's duplicate
-/// check). The live tables' other indexes are added by [`index_shadow`] once the shadow has
-/// caught up: one sorted build per index instead of an index entry written per row, which is
-/// most of what writing a row costs.
-pub async fn prepare_shadow(db: &Db, tables: &ViewTables, fresh: bool) -> Result<(), CliError> {
+/// creates, locks and updates by them). The live tables' other indexes are added by
+/// [`index_shadow`] once the shadow has caught up: one sorted build per index instead of an
+/// index entry written per row, which is most of what writing a row costs. An existing shadow
+/// (an interrupted rebuild, resumed) is kept, and the ids of the events it holds are read.
+pub async fn prepare_shadow(db: &Db, tables: ViewTables, fresh: bool) -> Result<Shadow, CliError> {
     let (views, events, positions) = (&tables.views, &tables.events, &tables.positions);
     if fresh {
         db.client
@@ -201,35 +232,63 @@ pub async fn prepare_shadow(db: &Db, tables: &ViewTables, fresh: bool) -> Result
         .await
         .map_err(|e| db.failed(e))?
         .get(0);
+    let mut applied = HashSet::new();
     if exists.is_some() {
-        // An interrupted rebuild: resumed from its positions.
-        return Ok(());
+        // An interrupted rebuild: resumed from its positions, with its events' ids.
+        let ids = db
+            .client
+            .query_raw(&format!("SELECT event_id FROM {events}"), Vec::<i32>::new())
+            .await
+            .map_err(|e| db.failed(e))?;
+        futures::pin_mut!(ids);
+        while let Some(row) = ids.try_next().await.map_err(|e| db.failed(e))? {
+            applied.insert(row.get(0));
+        }
+    } else {
+        db.client
+            .batch_execute(&format!(
+                "BEGIN;
+                 CREATE TABLE {views} (LIKE order_views INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+                 ALTER TABLE {views} ADD PRIMARY KEY (order_id);
+                 CREATE TABLE {events} (LIKE order_view_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+                 CREATE TABLE {positions} (LIKE order_views_positions INCLUDING ALL);
+                 COMMIT;"
+            ))
+            .await
+            .map_err(|e| db.failed(e))?;
     }
-    db.client
-        .batch_execute(&format!(
-            "BEGIN;
-             CREATE TABLE {views} (LIKE order_views INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
-             ALTER TABLE {views} ADD PRIMARY KEY (order_id);
-             CREATE TABLE {events} (LIKE order_view_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
-             CREATE INDEX {events}_event_id ON {events} (event_id);
-             CREATE TABLE {positions} (LIKE order_views_positions INCLUDING ALL);
-             COMMIT;"
-        ))
-        .await
-        .map_err(|e| db.failed(e))
+    Ok(Shadow {
+        projector: Projector::new(tables),
+        applied: Mutex::new(applied),
+    })
 }
 
 /// Gives the shadow tables every index of the live ones they lack (idempotent: an index is
 /// matched by its method, columns and uniqueness, not by its name, which PostgreSQL picks).
-pub async fn index_shadow(db: &Db, tables: &ViewTables) -> Result<(), CliError> {
+/// The views' and the events' indexes are built at once, on a connection each (a table's own
+/// one after the other: adding a primary key locks the table).
+pub async fn index_shadow(pool: &Pool, db: &Db, tables: &ViewTables) -> Result<(), CliError> {
     let live = ViewTables::live();
+    futures::future::try_join(
+        index_like(pool, db, &live.views, &tables.views),
+        index_like(pool, db, &live.events, &tables.events),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Gives `to` the indexes of `from` it lacks.
+async fn index_like(pool: &Pool, db: &Db, from: &str, to: &str) -> Result<(), CliError> {
+    let client = pooled(pool, db).await?;
     // An index's definition after its name and table: `USING btree (status)`.
     let indexes = "SELECT i.indisunique, i.indisprimary,
                           substring(pg_get_indexdef(i.indexrelid) FROM ' USING .*$')
                    FROM pg_index i WHERE i.indrelid = to_regclass($1)";
-    for (from, to) in [(&live.views, &tables.views), (&live.events, &tables.events)] {
-        let query = |table: String| async move {
-            db.client
+    let query = |table: &str| {
+        let client = &client;
+        let table = table.to_owned();
+        async move {
+            client
                 .query(indexes, &[&table])
                 .await
                 .map_err(|e| db.failed(e))
@@ -238,29 +297,26 @@ pub async fn index_shadow(db: &Db, tables: &ViewTables) -> Result<(), CliError> 
                         .map(|r| (r.get::<_, bool>(0), r.get::<_, bool>(1), r.get(2)))
                         .collect::<Vec<(bool, bool, String)>>()
                 })
-        };
-        let present = query(to.clone()).await?;
-        for (unique, primary, definition) in query(from.clone()).await? {
-            if present
-                .iter()
-                .any(|(u, _, d)| *u == unique && *d == definition)
-            {
-                continue;
-            }
-            let sql = if primary {
-                let columns = definition
-                    .split_once('(')
-                    .map_or(definition.as_str(), |(_, c)| c);
-                format!("ALTER TABLE {to} ADD PRIMARY KEY ({columns}")
-            } else {
-                let unique = if unique { "UNIQUE " } else { "" };
-                format!("CREATE {unique}INDEX ON {to} {definition}")
-            };
-            db.client
-                .batch_execute(&sql)
-                .await
-                .map_err(|e| db.failed(e))?;
         }
+    };
+    let present = query(to).await?;
+    for (unique, primary, definition) in query(from).await? {
+        if present
+            .iter()
+            .any(|(u, _, d)| *u == unique && *d == definition)
+        {
+            continue;
+        }
+        let sql = if primary {
+            let columns = definition
+                .split_once('(')
+                .map_or(definition.as_str(), |(_, c)| c);
+            format!("ALTER TABLE {to} ADD PRIMARY KEY ({columns}")
+        } else {
+            let unique = if unique { "UNIQUE " } else { "" };
+            format!("CREATE {unique}INDEX ON {to} {definition}")
+        };
+        client.batch_execute(&sql).await.map_err(|e| db.failed(e))?;
     }
     Ok(())
 }
@@ -279,11 +335,11 @@ pub async fn rebuild(
     source: &Source<'_>,
     pool: &Pool,
     db: &Db,
-    tables: &ViewTables,
+    shadow: &Shadow,
     start: Start,
     progress: bool,
 ) -> Result<Rebuilt, CliError> {
-    let projector = Projector::new(tables.clone());
+    let tables = shadow.tables();
     let mut stats = Rebuilt::default();
     let began = Instant::now();
     loop {
@@ -302,7 +358,7 @@ pub async fn rebuild(
         let done = futures::future::try_join_all(
             workers
                 .iter()
-                .map(|ranges| work(source, pool, db, &projector, ranges, bar.as_ref())),
+                .map(|ranges| work(source, pool, db, shadow, ranges, bar.as_ref())),
         )
         .await?;
         for part in done {
@@ -319,7 +375,7 @@ pub async fn rebuild(
             break;
         }
     }
-    index_shadow(db, tables).await?;
+    index_shadow(pool, db, tables).await?;
     stats.seconds = began.elapsed().as_secs_f64();
     stats.events_per_sec = stats.records as f64 / stats.seconds.max(1e-9);
     Ok(stats)
@@ -337,34 +393,52 @@ fn split_by_partition(ranges: Vec<Range>, n: usize) -> Vec<Vec<Range>> {
     groups
 }
 
-/// Reads `ranges` to their ends, one transaction per batch.
+/// Reads `ranges` to their ends, one transaction per batch, on a connection of its own (made
+/// while the first batch is read). The next batch is read and decoded while one is applied:
+/// the client's work overlaps the database's.
 async fn work(
     source: &Source<'_>,
     pool: &Pool,
     db: &Db,
-    projector: &Projector,
+    shadow: &Shadow,
     ranges: &[Range],
     bar: Option<&Progress>,
 ) -> Result<Rebuilt, CliError> {
     let mut stats = Rebuilt::default();
-    let mut reader = source.kafka.reader(ranges, false)?;
-    while let Some(batch) = next_batch(&mut reader).await? {
-        let mut client = pooled(pool, db).await?;
-        let tx = client.transaction().await.map_err(|e| db.failed(e))?;
-        // A batch lost in a crash is read again from the positions committed with the batch
-        // before, so the rebuild need not wait for each commit's flush to disk.
-        tx.batch_execute("SET LOCAL synchronous_commit = off")
-            .await
-            .map_err(|e| db.failed(e))?;
-        apply_batch(source, &tx, projector, &batch, &mut stats)
-            .await
-            .map_err(|e| e.on(db))?;
-        tx.commit().await.map_err(|e| db.failed(e))?;
+    let mut batches = Batches::new(source.kafka.reader(ranges, false)?);
+    let (mut client, mut next) = futures::try_join!(pooled(pool, db), batches.decoded(source))?;
+    while let Some(batch) = next {
+        let (following, ()) = futures::try_join!(
+            batches.decoded(source),
+            commit(&mut client, db, shadow, &batch, &mut stats)
+        )?;
         if let Some(bar) = bar {
-            bar.inc(batch.len() as u64);
+            bar.inc(batch.records);
         }
+        next = following;
     }
     Ok(stats)
+}
+
+/// Applies `batch` to `shadow` in a transaction of its own.
+async fn commit(
+    client: &mut platform::db::Client,
+    db: &Db,
+    shadow: &Shadow,
+    batch: &Decoded,
+    stats: &mut Rebuilt,
+) -> Result<(), CliError> {
+    let tx = client.transaction().await.map_err(|e| db.failed(e))?;
+    // A batch lost in a crash is read again from the positions committed with the batch
+    // before, so the rebuild need not wait for each commit's flush to disk. The setting goes
+    // ahead of the batch's first statements, pipelined: sent first, without a round trip of
+    // its own.
+    futures::try_join!(
+        tx.batch_execute("SET LOCAL synchronous_commit = off"),
+        apply_batch(&tx, shadow, batch, stats)
+    )
+    .map_err(|e| db.failed(e))?;
+    tx.commit().await.map_err(|e| db.failed(e))
 }
 
 /// The slices of the three topics `tables` have not read yet, up to the current ends.
@@ -399,21 +473,103 @@ async fn remaining(
     Ok(ranges)
 }
 
-/// Up to [`BATCH`] records: what arrives within a few milliseconds after the first.
-async fn next_batch(reader: &mut Reader) -> Result<Option<Vec<OwnedMessage>>, CliError> {
-    let Some(first) = reader.next().await? else {
-        return Ok(None);
-    };
-    let mut batch = Vec::with_capacity(BATCH);
-    batch.push(first);
-    while batch.len() < BATCH {
-        match tokio::time::timeout(Duration::from_millis(5), reader.next()).await {
-            Ok(Ok(Some(m))) => batch.push(m),
-            Ok(Err(e)) => return Err(e),
-            _ => break,
+/// A worker's records in batches of up to [`BATCH`], merged across its partitions in time
+/// order (the records' timestamps; each partition in offset order). One order's events on the
+/// three topics, published moments apart, then fall in one batch, whose view the projector
+/// inserts once with all of them folded in. Kafka delivers a partition's records in runs, so
+/// batches as delivered held each topic's events of an order apart: a view inserted, then
+/// locked and updated once per further topic, three writes instead of one.
+struct Batches {
+    reader: Reader,
+    /// Records read but not batched yet, per partition, in offset order. Ordered by name: equal
+    /// timestamps go by topic, the same way every time.
+    buffered: BTreeMap<(String, i32), VecDeque<OwnedMessage>>,
+}
+
+impl Batches {
+    fn new(reader: Reader) -> Self {
+        Batches {
+            reader,
+            buffered: BTreeMap::new(),
         }
     }
-    Ok(Some(batch))
+
+    /// The next batch, decoded; `None` once every partition is read.
+    async fn decoded(&mut self, source: &Source<'_>) -> Result<Option<Decoded>, CliError> {
+        let Some(batch) = self.next().await? else {
+            return Ok(None);
+        };
+        let mut decoded = Decoded {
+            records: batch.len() as u64,
+            undecodable: 0,
+            events: Vec::with_capacity(batch.len()),
+            next: BTreeMap::new(),
+        };
+        for m in &batch {
+            match decoded.next.get_mut(m.topic()) {
+                Some(at) => {
+                    at.insert(m.partition(), m.offset() + 1);
+                }
+                None => {
+                    let at = BTreeMap::from([(m.partition(), m.offset() + 1)]);
+                    decoded.next.insert(m.topic().to_owned(), at);
+                }
+            }
+            let Some(payload) = m.payload() else {
+                decoded.undecodable += 1;
+                continue;
+            };
+            match source.registry.decode(payload).await {
+                Ok(event) => decoded.events.push(InboundEvent {
+                    event,
+                    topic: m.topic().to_owned(),
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    traceparent: platform::consumer::header_map(m).remove("traceparent"),
+                }),
+                Err(DecodeError::Permanent { .. }) => decoded.undecodable += 1,
+                Err(e @ DecodeError::Transient(_)) => {
+                    return Err(CliError::RegistryUnreachable {
+                        url: source.registry_url.to_owned(),
+                        reason: platform::error_chain(&e),
+                    })
+                }
+            }
+        }
+        Ok(Some(decoded))
+    }
+
+    /// The next batch, the earliest records first; `None` once every partition is read.
+    async fn next(&mut self) -> Result<Option<Vec<OwnedMessage>>, CliError> {
+        let mut batch = Vec::with_capacity(BATCH);
+        while batch.len() < BATCH {
+            // The earliest record is known once each partition still being read has its next
+            // one at hand.
+            while self
+                .reader
+                .reading()
+                .any(|p| self.buffered.get(p).is_none_or(VecDeque::is_empty))
+            {
+                let Some(m) = self.reader.next().await? else {
+                    break;
+                };
+                self.buffered
+                    .entry((m.topic().to_owned(), m.partition()))
+                    .or_default()
+                    .push_back(m);
+            }
+            let earliest = self
+                .buffered
+                .values_mut()
+                .filter(|q| !q.is_empty())
+                .min_by_key(|q| q.front().and_then(|m| m.timestamp().to_millis()));
+            match earliest.and_then(VecDeque::pop_front) {
+                Some(m) => batch.push(m),
+                None => break,
+            }
+        }
+        Ok((!batch.is_empty()).then_some(batch))
+    }
 }
 
 async fn pooled(pool: &Pool, db: &Db) -> Result<platform::db::Client, CliError> {
@@ -454,67 +610,34 @@ impl From<tokio_postgres::Error> for BatchError {
     }
 }
 
-/// Decodes `batch` and applies it, with the positions after it, within `tx`.
+/// A batch of records, decoded.
+struct Decoded {
+    records: u64,
+    undecodable: u64,
+    events: Vec<InboundEvent>,
+    /// The offset after the batch in each partition it holds: topic → partition → offset.
+    next: BTreeMap<String, BTreeMap<i32, i64>>,
+}
+
+/// Applies `batch` to `shadow`, with the positions after it, within `tx`.
 async fn apply_batch(
-    source: &Source<'_>,
     tx: &Transaction<'_>,
-    projector: &Projector,
-    batch: &[OwnedMessage],
+    shadow: &Shadow,
+    batch: &Decoded,
     stats: &mut Rebuilt,
-) -> Result<(), BatchError> {
-    let mut events = Vec::with_capacity(batch.len());
-    let mut next: BTreeMap<(String, i32), i64> = BTreeMap::new();
-    for m in batch {
-        next.insert((m.topic().to_owned(), m.partition()), m.offset() + 1);
-        let Some(payload) = m.payload() else {
-            stats.undecodable += 1;
-            continue;
-        };
-        match source.registry.decode(payload).await {
-            Ok(event) => events.push(InboundEvent {
-                event,
-                topic: m.topic().to_owned(),
-                partition: m.partition(),
-                offset: m.offset(),
-                traceparent: platform::consumer::header_map(m).remove("traceparent"),
-            }),
-            Err(DecodeError::Permanent { .. }) => stats.undecodable += 1,
-            Err(e @ DecodeError::Transient(_)) => {
-                return Err(BatchError::Cli(CliError::RegistryUnreachable {
-                    url: source.registry_url.to_owned(),
-                    reason: platform::error_chain(&e),
-                }))
-            }
-        }
-    }
-    let ids: Vec<Uuid> = events.iter().map(|e| e.event.header().event_id).collect();
-    let mut seen: HashSet<Uuid> = tx
-        .query(
-            &format!(
-                "SELECT event_id FROM {} WHERE event_id = ANY($1)",
-                projector.tables().events
-            ),
-            &[&ids],
-        )
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    // `insert` is false for an event applied before, in this batch or an earlier one.
-    let fresh: Vec<&InboundEvent> = events
-        .iter()
-        .filter(|e| seen.insert(e.event.header().event_id))
-        .collect();
-    let applied = projector.apply_batch(tx, &fresh).await? as u64;
-    stats.applied += applied;
-    stats.duplicates += events.len() as u64 - applied;
+) -> Result<(), tokio_postgres::Error> {
+    let fresh = shadow.fresh(&batch.events);
     // Past the skipped records too, so that a resumed rebuild does not read them again.
-    let next: BTreeMap<(&str, i32), i64> = next
+    let next: BTreeMap<(&str, i32), i64> = batch
+        .next
         .iter()
-        .map(|((t, p), o)| ((t.as_str(), *p), *o))
+        .flat_map(|(topic, at)| at.iter().map(|(p, o)| ((topic.as_str(), *p), *o)))
         .collect();
-    projector.advance(tx, &next).await?;
-    stats.records += batch.len() as u64;
+    let applied = shadow.projector.apply_through(tx, &fresh, &next).await? as u64;
+    stats.records += batch.records;
+    stats.undecodable += batch.undecodable;
+    stats.applied += applied;
+    stats.duplicates += batch.events.len() as u64 - applied;
     Ok(())
 }
 
@@ -538,28 +661,30 @@ pub async fn swap(
     source: &Source<'_>,
     pool: &Pool,
     db: &Db,
-    tables: &ViewTables,
+    shadow: &Shadow,
 ) -> Result<Swapped, CliError> {
-    let live = ViewTables::live();
+    let (live, tables) = (ViewTables::live(), shadow.tables());
     let mut client = pooled(pool, db).await?;
     let tx = client.transaction().await.map_err(|e| db.failed(e))?;
+    // In the order the projector's transactions take them (positions, views, events): one
+    // holding the positions and waiting for the views while this held the views and waited for
+    // the positions was a deadlock, and the swap failed.
     tx.batch_execute(&format!(
         "LOCK TABLE {}, {}, {} IN ACCESS EXCLUSIVE MODE",
-        live.views, live.events, live.positions
+        live.positions, live.views, live.events
     ))
     .await
     .map_err(|e| db.failed(e))?;
-    let projector = Projector::new(tables.clone());
     let mut caught_up = Rebuilt::default();
     let began = Instant::now();
     let ranges = remaining(source.kafka, &tx, tables, Start::Earliest)
         .await
         .map_err(|e| e.on(db))?;
-    let mut reader = source.kafka.reader(&ranges, false)?;
-    while let Some(batch) = next_batch(&mut reader).await? {
-        apply_batch(source, &tx, &projector, &batch, &mut caught_up)
+    let mut batches = Batches::new(source.kafka.reader(&ranges, false)?);
+    while let Some(batch) = batches.decoded(source).await? {
+        apply_batch(&tx, shadow, &batch, &mut caught_up)
             .await
-            .map_err(|e| e.on(db))?;
+            .map_err(|e| db.failed(e))?;
     }
     caught_up.seconds = began.elapsed().as_secs_f64();
     let behind: i64 = tx
@@ -598,9 +723,7 @@ pub async fn swap(
          ALTER TABLE {lp} RENAME TO {lp}_replaced;
          ALTER TABLE {sv} RENAME TO {lv};
          ALTER TABLE {se} RENAME TO {le};
-         ALTER TABLE {sp} RENAME TO {lp};
-         ALTER INDEX IF EXISTS {le}_event_id RENAME TO {le}_replaced_event_id;
-         ALTER INDEX {se}_event_id RENAME TO {le}_event_id;"
+         ALTER TABLE {sp} RENAME TO {lp};"
     );
     if let Some(sequence) = sequence {
         sql.push_str(&format!("ALTER SEQUENCE {sequence} OWNED BY {le}.seq;"));

@@ -20,10 +20,13 @@
 //! [`Projector::apply_batch`] applies any number of events in a constant number of statements:
 //! lock the partitions' positions, lock the existing views (in order-id order, so two instances
 //! never deadlock), fold in memory, insert the missing views with their events already folded
-//! in, write updated views, events and positions back with `UNNEST`. Each view is written once
-//! per batch. The consumer group and a rebuild both hand it whole batches, which is what makes
+//! in, write updated views, events and positions back with `UNNEST`. Statements that need no
+//! answer of another are sent together (pipelined): three round trips a batch. Each view is
+//! written once per batch. The consumer group and a rebuild both hand it whole batches, which is what makes
 //! the projector keep up with three topics and a rebuild run close to the speed of reading the
-//! log (a rebuild's batches hold most events of an order, so it writes most views once).
+//! log (a rebuild merges its topics in time order, so its batches hold most events of an order
+//! and it writes most views once). A rebuild also moves the positions past records it read but
+//! did not apply ([`Projector::apply_through`]), in the same statement.
 
 use crate::domain::status::{CancellationStatus, Facts};
 use platform::{
@@ -33,6 +36,7 @@ use platform::{
 };
 use schemas::{PaymentStatus, ShipmentStatus};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 pub const GROUP: &str = "order-status-projector";
@@ -165,11 +169,33 @@ impl Projector {
             let at = next.entry((e.topic.as_str(), e.partition)).or_default();
             *at = (*at).max(e.offset + 1);
         }
+        self.apply_through(tx, events, &next).await
+    }
+
+    /// [`Projector::apply_batch`], moving the positions to `next` (`(topic, partition)` → next
+    /// offset, at least past every event given) instead: a rebuild reads records it does not
+    /// apply (undecodable, duplicates), and its positions pass them in the same statement.
+    pub async fn apply_through(
+        &self,
+        tx: &Transaction<'_>,
+        events: &[&InboundEvent],
+        next: &BTreeMap<(&str, i32), i64>,
+    ) -> Result<usize, tokio_postgres::Error> {
+        if events.is_empty() {
+            self.advance(tx, next).await?;
+            return Ok(0);
+        }
         let (topics, partitions): (Vec<&str>, Vec<i32>) = next.keys().copied().unzip();
+        let mut orders: Vec<Uuid> = events.iter().map(|e| e.event.header().order_id).collect();
+        orders.sort();
+        orders.dedup();
         let lock = tx.prepare_cached(&self.tables.lock_positions).await?;
-        let positions: HashMap<(String, i32), i64> = tx
-            .query(&lock, &[&topics, &partitions])
-            .await?
+        // The positions, then the views of every event's order, in one round trip (pipelined);
+        // a view whose events all lie below the positions is left as it is.
+        let keys: [&(dyn ToSql + Sync); 2] = [&topics, &partitions];
+        let (positions, mut views) =
+            futures::try_join!(tx.query(&lock, &keys), self.lock_views(tx, &orders))?;
+        let positions: HashMap<(&str, i32), i64> = positions
             .iter()
             .map(|r| ((r.get(0), r.get(1)), r.get(2)))
             .collect();
@@ -178,15 +204,13 @@ impl Projector {
             .copied()
             .filter(|e| {
                 positions
-                    .get(&(e.topic.clone(), e.partition))
+                    .get(&(e.topic.as_str(), e.partition))
                     .is_none_or(|next| e.offset >= *next)
             })
             .collect();
+        let touched: HashSet<Uuid> = fresh.iter().map(|e| e.event.header().order_id).collect();
+        views.retain(|id, _| touched.contains(id));
 
-        let mut orders: Vec<Uuid> = fresh.iter().map(|e| e.event.header().order_id).collect();
-        orders.sort();
-        orders.dedup();
-        let mut views = self.lock_views(tx, &orders).await?;
         // Orders without a view get theirs inserted with every event folded in: one write
         // instead of creating an empty row and updating it.
         let mut created: BTreeMap<Uuid, Facts> = BTreeMap::new();
@@ -219,17 +243,20 @@ impl Projector {
             }
             views.extend(theirs);
         }
-        if !views.is_empty() {
-            let update = tx.prepare_cached(&self.tables.update).await?;
-            self.write_views(tx, &update, &views).await?;
-        }
-        self.record(tx, &fresh).await?;
-        self.advance(tx, &next).await?;
+        // The remaining writes depend on nothing the others return: one round trip.
+        let update = async {
+            if !views.is_empty() {
+                let update = tx.prepare_cached(&self.tables.update).await?;
+                self.write_views(tx, &update, &views).await?;
+            }
+            Ok(())
+        };
+        futures::try_join!(update, self.record(tx, &fresh), self.advance(tx, next))?;
         Ok(fresh.len())
     }
 
     /// Moves the tables' positions to `next` (`(topic, partition)` → next offset), never back.
-    pub async fn advance(
+    async fn advance(
         &self,
         tx: &Transaction<'_>,
         next: &BTreeMap<(&str, i32), i64>,
