@@ -13,8 +13,15 @@
 //! `order_views_rebuild` and `order_view_events_rebuild`, in **one** transaction that also
 //! records the next offset of every partition in `order_views_rebuild_positions`. So:
 //! - the live tables are never written: nothing the platform reads changes;
-//! - an interrupted rebuild (Ctrl-C, a crash) leaves the shadow exactly at its last committed
-//!   batch, and the next run **resumes** from those positions (`--fresh` discards it instead);
+//! - an interrupted rebuild (Ctrl-C, the tool killed) leaves the shadow exactly at its last
+//!   committed batch, and the next run **resumes** from those positions (`--fresh` discards it
+//!   instead);
+//! - the three shadow tables are `UNLOGGED` while they are a scratch copy: their rows and
+//!   indexes write no WAL, most of what remains of writing a row once the secondary indexes
+//!   wait for the end (measured: rebuild 45k → 57k events/s, medians of 5). PostgreSQL empties
+//!   unlogged tables after its own crash, all three at once, so a rebuild interrupted by a
+//!   database crash starts over from an empty shadow with no positions: discarded, never
+//!   inconsistent. Nothing the platform reads is unlogged: the swap makes them logged first;
 //! - an event published twice (a relay retry) is applied once: the rebuild keeps the ids of
 //!   the events the shadow holds in memory ([`Shadow`]), read back from its event table when it
 //!   resumes, as its inbox. A lookup in memory instead of an index on `event_id` written per
@@ -27,7 +34,8 @@
 //! order-service's projector records, in the same transaction as the views it changed, the
 //! offset after the last event it applied in each partition (`order_views_positions`), and
 //! skips any event below it. The shadow has its own positions table, written the same way. The
-//! swap ([`swap`]) locks the live tables, catches the shadow up to the end of the log (the
+//! swap ([`swap`]) makes the shadow's tables logged (`SET LOGGED`, one write of each to the
+//! WAL, before any lock on the live ones), then locks the live tables, catches the shadow up to the end of the log (the
 //! locked projector cannot be further), checks that every shadow position is at or beyond the
 //! live one, and renames the shadow's three tables to the live names in that one transaction.
 //! The projector's waiting transaction then runs against the new tables: it finds the shadow's
@@ -248,10 +256,10 @@ pub async fn prepare_shadow(db: &Db, tables: ViewTables, fresh: bool) -> Result<
         db.client
             .batch_execute(&format!(
                 "BEGIN;
-                 CREATE TABLE {views} (LIKE order_views INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+                 CREATE UNLOGGED TABLE {views} (LIKE order_views INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
                  ALTER TABLE {views} ADD PRIMARY KEY (order_id);
-                 CREATE TABLE {events} (LIKE order_view_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
-                 CREATE TABLE {positions} (LIKE order_views_positions INCLUDING ALL);
+                 CREATE UNLOGGED TABLE {events} (LIKE order_view_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+                 CREATE UNLOGGED TABLE {positions} (LIKE order_views_positions INCLUDING ALL);
                  COMMIT;"
             ))
             .await
@@ -665,6 +673,16 @@ pub async fn swap(
 ) -> Result<Swapped, CliError> {
     let (live, tables) = (ViewTables::live(), shadow.tables());
     let mut client = pooled(pool, db).await?;
+    // Rewrites each unlogged shadow table into the WAL (a no-op for one made logged before):
+    // the live read model must survive a database crash. Outside the live tables' lock, so
+    // the platform does not wait for it.
+    client
+        .batch_execute(&format!(
+            "ALTER TABLE {} SET LOGGED; ALTER TABLE {} SET LOGGED; ALTER TABLE {} SET LOGGED;",
+            tables.positions, tables.views, tables.events
+        ))
+        .await
+        .map_err(|e| db.failed(e))?;
     let tx = client.transaction().await.map_err(|e| db.failed(e))?;
     // In the order the projector's transactions take them (positions, views, events): one
     // holding the positions and waiting for the views while this held the views and waited for
