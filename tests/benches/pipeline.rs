@@ -4,6 +4,8 @@
 //! `make bench`, or with the infra up: `cargo bench -p orderflow-tests --bench pipeline`.
 //! Knobs: `BENCH_EVENTS` (default 20000) events per run, `BENCH_REPS` (default 3) runs,
 //! `BENCH_RELAY_BATCH` (default: the relay's default `batch_size`) rows per relay pass,
+//! `BENCH_CONSUMER_BATCH` (default: the consumers' default `batch_size`) events per consumer
+//! transaction,
 //! `BENCH_ANALYZE=1` to `ANALYZE outbox` after writing the rows (by default the relay meets
 //! them as it would after an outage: before autovacuum has refreshed the statistics).
 //!
@@ -30,9 +32,16 @@
 //!    platform costs: decoding, the inbox, the transaction, offsets) and one with the fixtures'
 //!    `Recorder` (plus one insert per event, a minimal real handler). The raw readers assign
 //!    the partitions themselves and are timed from the assignment to their last message. A
-//!    group is timed from its first handler call to the inbox holding every event (polled
-//!    every [`POLL`]), so joining the group is not counted, nor is the fetch and gathering of
-//!    its first batch (at most 500 messages, those already fetched): a small bias in its favour.
+//!    group is timed from its first handler call to the inbox holding every event, so joining
+//!    the group is not counted, nor is the fetch and gathering of its first batch (at most
+//!    500 messages, those already fetched): a small bias in its favour. The inbox is counted
+//!    (every [`POLL`]) only once the handler has seen every event: counting it all along took
+//!    a share of the two cores from the group under test.
+//!
+//!    The `Recorder` runs twice: as the fixtures define it, one prepared insert per event (a
+//!    handler without a batch path, as the payment and shipping handlers are), and as
+//!    [`BatchRecorder`], which inserts a batch's rows in one statement (a batch-capable handler,
+//!    as the projector is).
 
 #[allow(dead_code)] // The charts are the api and scale benches'.
 mod common;
@@ -44,12 +53,12 @@ use orderflow_tests::{
 };
 use platform::{
     app::Platform,
-    config::RelaySettings,
+    config::{ConsumerSettings, RelaySettings},
     consumer::{Handler, HandlerError, InboundEvent},
-    db::{self, Transaction},
     outbox::{
         self,
         relay::{self, Relay},
+        Transaction,
     },
     registry::Registry,
 };
@@ -63,7 +72,10 @@ use rdkafka::{
 };
 use schemas::{codec, DomainEvent, EventType, Topic};
 use std::{
-    sync::{Arc, OnceLock},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, OnceLock,
+    },
     time::Duration,
 };
 use tokio::time::Instant;
@@ -78,6 +90,7 @@ const POLL: Duration = Duration::from_millis(10);
 /// The consumer groups under test, with the `Recorder` and with the no-op handler. Their
 /// dead-letter topics must exist.
 const GROUP: &str = "bench-consumer";
+const BATCH_GROUP: &str = "bench-batch";
 const NOOP_GROUP: &str = "bench-noop";
 
 /// What every run measures, in events per second.
@@ -86,6 +99,7 @@ struct Figures {
     raw_producer: f64,
     steps: Steps,
     group: f64,
+    batch_group: f64,
     noop_group: f64,
     raw_consumer: f64,
     raw_decode: f64,
@@ -114,6 +128,7 @@ impl Steps {
 struct Setup {
     events: usize,
     relay_batch: i64,
+    consumer_batch: usize,
     analyze: bool,
 }
 
@@ -125,6 +140,10 @@ async fn main() {
             "BENCH_RELAY_BATCH",
             RelaySettings::default().batch_size.unsigned_abs(),
         ) as i64,
+        consumer_batch: knob(
+            "BENCH_CONSUMER_BATCH",
+            ConsumerSettings::default().batch_size as u64,
+        ) as usize,
         analyze: knob("BENCH_ANALYZE", 0) == 1,
     };
     let (events, relay_batch) = (setup.events, setup.relay_batch);
@@ -132,11 +151,17 @@ async fn main() {
     let env = Env::from_env();
     let mut report = Report::start(
         "pipeline",
-        serde_json::json!({"events": events, "reps": reps, "relay_batch": relay_batch}),
+        serde_json::json!({
+            "events": events,
+            "reps": reps,
+            "relay_batch": relay_batch,
+            "consumer_batch": setup.consumer_batch,
+        }),
     );
     println!(
         "pipeline bench: {events} events per run, {reps} runs, relay batches of {relay_batch}, \
-         outbox statistics {} (Kafka {})",
+         consumer batches of {}, outbox statistics {} (Kafka {})",
+        setup.consumer_batch,
         if setup.analyze {
             "refreshed"
         } else {
@@ -149,6 +174,11 @@ async fn main() {
     let mut stepwise = Comparison::new("relay, steps timed", "raw producer", "ev/s");
     let mut group = Comparison::new("consumer group (Recorder)", "raw consume", "ev/s");
     let mut decode = Comparison::new("consumer group (Recorder)", "raw consume+decode", "ev/s");
+    let mut batched = Comparison::new(
+        "consumer group (Recorder, batched)",
+        "raw consume+decode",
+        "ev/s",
+    );
     let mut noop = Comparison::new(
         "consumer group (no-op handler)",
         "raw consume+decode",
@@ -161,8 +191,8 @@ async fn main() {
         let s = &f.steps;
         println!(
             "run {}/{reps}: relay {:.0}  raw producer {:.0}  relay steps {:.0} (fetch {:.0}%  \
-             publish {:.0}%  mark {:.0}%)  group {:.0}  no-op group {:.0}  raw consume {:.0}  \
-             raw consume+decode {:.0} ev/s",
+             publish {:.0}%  mark {:.0}%)  group {:.0}  batched group {:.0}  no-op group {:.0}  \
+             raw consume {:.0}  raw consume+decode {:.0} ev/s",
             rep + 1,
             f.relay,
             f.raw_producer,
@@ -171,6 +201,7 @@ async fn main() {
             s.share(s.publish),
             s.share(s.mark),
             f.group,
+            f.batch_group,
             f.noop_group,
             f.raw_consumer,
             f.raw_decode
@@ -187,6 +218,8 @@ async fn main() {
         group.baseline.push(f.raw_consumer);
         decode.measured.push(f.group);
         decode.baseline.push(f.raw_decode);
+        batched.measured.push(f.batch_group);
+        batched.baseline.push(f.raw_decode);
         noop.measured.push(f.noop_group);
         noop.baseline.push(f.raw_decode);
     }
@@ -208,19 +241,21 @@ async fn main() {
     );
     group.print();
     decode.print();
+    batched.print();
     noop.print();
-    report.add_all(&[&relay, &stepwise, &group, &decode, &noop]);
+    report.add_all(&[&relay, &stepwise, &group, &decode, &batched, &noop]);
     report.finish();
 }
 
 /// One run on a fresh database and namespace, removed afterwards.
 async fn run(env: &Env, setup: &Setup, raw_first: bool) -> Figures {
     let n = setup.events;
-    let iso = Isolated::new(env.clone(), &[GROUP, NOOP_GROUP]).await;
+    let iso = Isolated::new(env.clone(), &[GROUP, BATCH_GROUP, NOOP_GROUP]).await;
     let raw_topic = format!("{}raw", iso.namespace);
     env.create_topic(&raw_topic, 3).await;
     let mut settings = iso.settings();
     settings.relay.batch_size = setup.relay_batch;
+    settings.consumer.batch_size = setup.consumer_batch;
     let platform = Platform::build(settings, &[EFFECTS_TABLE])
         .await
         .expect("platform built on the bench database");
@@ -236,9 +271,7 @@ async fn run(env: &Env, setup: &Setup, raw_first: bool) -> Figures {
 
     // Warm both producers, then write the rows the relay will publish.
     let relay = platform.relay();
-    let (relay_db, _notifications) = db::dedicated(&platform.settings.database.url)
-        .await
-        .expect("relay connection");
+    let (relay_db, _notifications) = relay.connect().await.expect("relay connection");
     write(&platform, &order_events(1)).await;
     assert_eq!(relay.publish_pending(&relay_db).await.expect("warm-up"), 1);
     let raw = platform::kafka::producer(&platform.settings.kafka).expect("raw producer");
@@ -292,6 +325,7 @@ async fn run(env: &Env, setup: &Setup, raw_first: bool) -> Figures {
     let raw_decode = consume_raw(env, &topic, on_topic, Some(&decoder)).await;
     let noop_group = consume_group(&platform, &iso, NOOP_GROUP, Noop, on_topic).await;
     let group = consume_group(&platform, &iso, GROUP, Recorder, on_topic).await;
+    let batch_group = consume_group(&platform, &iso, BATCH_GROUP, BatchRecorder, on_topic).await;
 
     // The isolation, dropped at the end of this function, removes the database and subjects.
     drop((relay, relay_db, raw, platform));
@@ -301,6 +335,7 @@ async fn run(env: &Env, setup: &Setup, raw_first: bool) -> Figures {
         raw_producer: raw_rate,
         steps,
         group,
+        batch_group,
         noop_group,
         raw_consumer,
         raw_decode,
@@ -350,11 +385,13 @@ fn order_events(n: usize) -> Vec<DomainEvent> {
 async fn write(platform: &Platform, events: &[DomainEvent]) {
     let mut client = platform.pool.get().await.expect("pooled connection");
     for chunk in events.chunks(WRITE_BATCH) {
-        let tx = client.transaction().await.expect("transaction");
+        let tx = outbox::Transaction::begin(&mut client)
+            .await
+            .expect("transaction");
         for event in chunk {
             outbox::enqueue(&tx, event).await.expect("outbox row");
         }
-        tx.commit().await.expect("commit");
+        outbox::commit(tx).await.expect("commit");
     }
 }
 
@@ -476,16 +513,69 @@ impl Handler for Noop {
     }
 }
 
-/// `H`, noting when it is first called.
+/// The fixtures' `Recorder` with a batch path: the batch's effect rows in one statement.
+struct BatchRecorder;
+
+impl Handler for BatchRecorder {
+    const BATCHES: bool = true;
+
+    async fn handle(&self, tx: &Transaction<'_>, event: &InboundEvent) -> Result<(), HandlerError> {
+        Recorder.handle(tx, event).await
+    }
+
+    async fn handle_batch(
+        &self,
+        tx: &Transaction<'_>,
+        events: &[&InboundEvent],
+    ) -> Result<(), HandlerError> {
+        let insert = tx
+            .prepare_cached(
+                "INSERT INTO effects (event_id, order_id, event_type)
+                 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[])",
+            )
+            .await?;
+        let headers = events.iter().map(|e| e.event.header());
+        let event_ids: Vec<uuid::Uuid> = headers.clone().map(|h| h.event_id).collect();
+        let order_ids: Vec<uuid::Uuid> = headers.map(|h| h.order_id).collect();
+        let types: Vec<&str> = events
+            .iter()
+            .map(|e| e.event.event_type().full_name())
+            .collect();
+        tx.execute(&insert, &[&event_ids, &order_ids, &types])
+            .await?;
+        Ok(())
+    }
+}
+
+/// `H`, noting when it is first called and how many events it was handed.
 struct Timed<H> {
     inner: H,
     first: Arc<OnceLock<Instant>>,
+    handled: Arc<AtomicUsize>,
+}
+
+impl<H: Handler> Timed<H> {
+    fn saw(&self, events: usize) {
+        self.first.get_or_init(Instant::now);
+        self.handled.fetch_add(events, Ordering::Relaxed);
+    }
 }
 
 impl<H: Handler> Handler for Timed<H> {
+    const BATCHES: bool = H::BATCHES;
+
     async fn handle(&self, tx: &Transaction<'_>, event: &InboundEvent) -> Result<(), HandlerError> {
-        self.first.get_or_init(Instant::now);
+        self.saw(1);
         self.inner.handle(tx, event).await
+    }
+
+    async fn handle_batch(
+        &self,
+        tx: &Transaction<'_>,
+        events: &[&InboundEvent],
+    ) -> Result<(), HandlerError> {
+        self.saw(events.len());
+        self.inner.handle_batch(tx, events).await
     }
 }
 
@@ -499,9 +589,11 @@ async fn consume_group<H: Handler>(
     expected: usize,
 ) -> f64 {
     let first = Arc::new(OnceLock::new());
+    let handled = Arc::new(AtomicUsize::new(0));
     let handler = Timed {
         inner: handler,
         first: first.clone(),
+        handled: handled.clone(),
     };
     let stop = CancellationToken::new();
     let consumer = tokio::spawn(
@@ -513,6 +605,15 @@ async fn consume_group<H: Handler>(
     let group = format!("{}{name}", iso.namespace);
     let deadline = Instant::now() + LIMIT;
     loop {
+        if handled.load(Ordering::Relaxed) < expected {
+            assert!(
+                Instant::now() < deadline,
+                "consumer group handled {} of {expected} events",
+                handled.load(Ordering::Relaxed)
+            );
+            tokio::time::sleep(POLL).await;
+            continue;
+        }
         let done: i64 = db
             .query_one(
                 "SELECT count(*) FROM inbox WHERE consumer_group = $1",

@@ -131,7 +131,9 @@ async fn run(iso: &Isolated, orders: usize, raw_first: bool) -> (f64, f64) {
 async fn publish(platform: &Platform, orders: usize) {
     let mut client = platform.pool.get().await.expect("pooled connection");
     for chunk in (0..orders).collect::<Vec<_>>().chunks(500) {
-        let tx = client.transaction().await.expect("transaction");
+        let tx = outbox::Transaction::begin(&mut client)
+            .await
+            .expect("transaction");
         for _ in chunk {
             let placed = common::sample_order("bench".into());
             let order_id = placed.header.order_id;
@@ -154,12 +156,10 @@ async fn publish(platform: &Platform, orders: usize) {
                 outbox::enqueue(&tx, event).await.expect("outbox row");
             }
         }
-        tx.commit().await.expect("commit");
+        outbox::commit(tx).await.expect("commit");
     }
     let relay = platform.relay();
-    let (relay_db, _notifications) = platform::db::dedicated(&platform.settings.database.url)
-        .await
-        .expect("relay connection");
+    let (relay_db, _notifications) = relay.connect().await.expect("relay connection");
     let mut published = 0;
     while published < 3 * orders {
         published += relay.publish_pending(&relay_db).await.expect("published");

@@ -9,7 +9,7 @@ use orderflow_tests::{
 use platform::{
     app::Platform,
     consumer::{Handler, HandlerError, InboundEvent},
-    db::Transaction,
+    outbox::Transaction,
 };
 use schemas::Topic;
 use serde_json::Value;

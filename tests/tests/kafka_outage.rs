@@ -18,9 +18,9 @@ async fn write_round(platform: &Platform, orders: &[Uuid], round: usize) -> Vec<
         }
         .into();
         let mut client = platform.pool.get().await.unwrap();
-        let tx = client.transaction().await.unwrap();
+        let tx = outbox::Transaction::begin(&mut client).await.unwrap();
         outbox::enqueue(&tx, &event).await.unwrap();
-        tx.commit().await.unwrap();
+        outbox::commit(tx).await.unwrap();
         written.push(event);
     }
     written

@@ -16,9 +16,9 @@ const WAIT: Duration = Duration::from_secs(60);
 
 async fn write(platform: &Platform, event: &DomainEvent) {
     let mut client = platform.pool.get().await.unwrap();
-    let tx = client.transaction().await.unwrap();
+    let tx = outbox::Transaction::begin(&mut client).await.unwrap();
     outbox::enqueue(&tx, event).await.unwrap();
-    tx.commit().await.unwrap();
+    outbox::commit(tx).await.unwrap();
 }
 
 async fn pending(client: &tokio_postgres::Client) -> i64 {
@@ -107,7 +107,7 @@ async fn a_row_whose_transaction_commits_late_with_a_smaller_id_is_still_publish
     let late = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
     // The slow transaction takes its id first...
     let mut slow_client = platform.pool.get().await.unwrap();
-    let slow = slow_client.transaction().await.unwrap();
+    let slow = outbox::Transaction::begin(&mut slow_client).await.unwrap();
     outbox::enqueue(&slow, &early).await.unwrap();
     let early_id: i64 = slow
         .query_one(
@@ -126,7 +126,7 @@ async fn a_row_whose_transaction_commits_late_with_a_smaller_id_is_still_publish
     })
     .await;
     // ...and the slow one, committed last, is not skipped.
-    slow.commit().await.unwrap();
+    outbox::commit(slow).await.unwrap();
     wait_until(WAIT, "the late-committed row to be published", || async {
         is_published(&db, early.header().event_id)
             .await

@@ -22,7 +22,7 @@ pub async fn request_cancellation(
     order_id: Uuid,
 ) -> Result<CancelOutcome, OrderError> {
     let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
+    let tx = outbox::Transaction::begin(&mut client).await?;
     let row = tx
         .query_opt(
             "SELECT o.cancelled, o.cancellation_requested, v.status

@@ -37,7 +37,7 @@ pub async fn place_order(
     let order_id = Uuid::now_v7();
 
     let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
+    let tx = outbox::Transaction::begin(&mut client).await?;
     let insert = tx
         .prepare_cached(
             // The order's view starts with it (PENDING, version 0: what the projector would

@@ -32,7 +32,7 @@ use crate::domain::status::{CancellationStatus, Facts};
 use platform::{
     consumer::{Handler, HandlerError, InboundEvent},
     db::Transaction,
-    telemetry,
+    outbox, telemetry,
 };
 use schemas::{PaymentStatus, ShipmentStatus};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -386,14 +386,18 @@ impl Projector {
 impl Handler for Projector {
     const BATCHES: bool = true;
 
-    async fn handle(&self, tx: &Transaction<'_>, event: &InboundEvent) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &outbox::Transaction<'_>,
+        event: &InboundEvent,
+    ) -> Result<(), HandlerError> {
         self.apply_batch(tx, &[event]).await?;
         Ok(())
     }
 
     async fn handle_batch(
         &self,
-        tx: &Transaction<'_>,
+        tx: &outbox::Transaction<'_>,
         events: &[&InboundEvent],
     ) -> Result<(), HandlerError> {
         self.apply_batch(tx, events).await?;

@@ -3,8 +3,7 @@
 
 use platform::{
     consumer::{Handler, HandlerError, InboundEvent},
-    db::Transaction,
-    outbox,
+    outbox::{self, Transaction},
 };
 use schemas::{DomainEvent, EventHeader, OrderCancelled};
 use uuid::Uuid;

@@ -2,8 +2,7 @@
 
 use platform::{
     consumer::{Handler, HandlerError, InboundEvent},
-    db::Transaction,
-    outbox,
+    outbox::{self, Transaction},
 };
 use schemas::{
     DomainEvent, EventHeader, OrderCancelled, OrderPlaced, PaymentAuthorized, PaymentDeclined,

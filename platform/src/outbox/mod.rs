@@ -3,34 +3,76 @@
 //! [`relay`].
 //!
 //! # Waking the relay
-//! [`commit`] wakes the relay of its own process directly. Nothing on the commit path notifies
-//! PostgreSQL: a transaction that sends `NOTIFY` takes a database-wide lock at commit, which
-//! serializes the commits of all of them (issue 9 measured half the write rate with a `NOTIFY`
-//! per insert). When another replica leads, this process's standby relay passes the wake-up on
-//! with one `NOTIFY outbox` of its own, after the commit and for any number of commits at once
-//! (see [`relay`]). Rows committed without [`commit`] are found by the relay's periodic poll.
+//! [`commit`] wakes the relay of its own process directly, and only when [`enqueue`] wrote a
+//! row in that transaction: the [`Transaction`] records it. A consumer batch that enqueued
+//! nothing (the projector's, a payment that changed nothing) costs the relay no pass.
+//! Nothing on the commit path notifies PostgreSQL: a transaction that sends `NOTIFY` takes a
+//! database-wide lock at commit, which serializes the commits of all of them (issue 9 measured
+//! half the write rate with a `NOTIFY` per insert). When another replica leads, this process's
+//! standby relay passes the wake-up on with one `NOTIFY outbox` of its own, after the commit
+//! and for any number of commits at once (see [`relay`]). Rows committed without [`commit`]
+//! are found by the relay's periodic poll.
 
 pub mod relay;
 
 use crate::telemetry;
-use deadpool_postgres::Transaction;
 use schemas::{codec, CodecError, DomainEvent};
-use std::sync::LazyLock;
+use std::{
+    ops::Deref,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        LazyLock,
+    },
+};
 use tokio::sync::watch;
 
-/// Changed after every [`commit`] of this process; the relays watch it.
+/// Changed after every [`commit`] of this process that committed outbox rows; the relays
+/// watch it.
 static COMMITTED: LazyLock<watch::Sender<()>> = LazyLock::new(|| watch::Sender::new(()));
 
-/// Commits `tx`, which may hold outbox rows, then wakes this process's relay.
+/// A database transaction that knows whether [`enqueue`] wrote to the outbox in it, so that
+/// [`commit`] wakes the relay only when there is something to publish. Every other statement
+/// goes to the transaction it dereferences to; dropping it rolls back.
+pub struct Transaction<'a> {
+    inner: deadpool_postgres::Transaction<'a>,
+    /// Atomic only because handlers hold `&Transaction` across awaits in futures that must be
+    /// `Send`.
+    enqueued: AtomicBool,
+}
+
+impl<'a> Transaction<'a> {
+    /// Begins a transaction on `client`.
+    pub async fn begin(
+        client: &'a mut deadpool_postgres::Client,
+    ) -> Result<Self, tokio_postgres::Error> {
+        Ok(Transaction {
+            inner: client.transaction().await?,
+            enqueued: AtomicBool::new(false),
+        })
+    }
+}
+
+impl<'a> Deref for Transaction<'a> {
+    type Target = deadpool_postgres::Transaction<'a>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+/// Commits `tx`, then wakes this process's relay if `tx` wrote outbox rows.
 pub async fn commit(tx: Transaction<'_>) -> Result<(), tokio_postgres::Error> {
-    tx.commit().await?;
-    COMMITTED.send_replace(());
+    let enqueued = tx.enqueued.into_inner();
+    tx.inner.commit().await?;
+    if enqueued {
+        COMMITTED.send_replace(());
+    }
     Ok(())
 }
 
-/// What a relay waits on for commits of its own process: `changed()` resolves after any
-/// commit since the receiver last looked (`borrow_and_update`), so none is missed while a
-/// pass runs.
+/// What a relay waits on for commits of outbox rows by its own process: `changed()` resolves
+/// after any such commit since the receiver last looked (`borrow_and_update`), so none is
+/// missed while a pass runs.
 fn commits() -> watch::Receiver<()> {
     COMMITTED.subscribe()
 }
@@ -74,5 +116,6 @@ pub async fn enqueue(tx: &Transaction<'_>, event: &DomainEvent) -> Result<(), Ou
         ],
     )
     .await?;
+    tx.enqueued.store(true, Ordering::Relaxed);
     Ok(())
 }

@@ -4,10 +4,7 @@
 
 pub mod warehouse;
 
-use platform::{
-    db::Transaction,
-    outbox::{self, OutboxError},
-};
+use platform::outbox::{self, OutboxError, Transaction};
 use schemas::{EventHeader, ShipmentCancelled, ShipmentStatus};
 use uuid::Uuid;
 

@@ -24,7 +24,7 @@ impl Action {
 pub async fn advance(pool: &Pool, shipment_id: Uuid, action: Action) -> Result<(), ShippingError> {
     let (from, to) = action.transition();
     let mut client = pool.get().await?;
-    let tx = client.transaction().await?;
+    let tx = outbox::Transaction::begin(&mut client).await?;
     let order_id: Uuid = tx
         .query_opt(
             "SELECT order_id FROM shipments WHERE shipment_id = $1",

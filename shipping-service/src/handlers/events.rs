@@ -4,8 +4,7 @@
 use crate::core::{cancel_order, lock_order, ShippingError};
 use platform::{
     consumer::{Handler, HandlerError, InboundEvent},
-    db::Transaction,
-    outbox,
+    outbox::{self, Transaction},
 };
 use schemas::{
     CancellationAccepted, CancellationRejected, DomainEvent, EventHeader, ShipmentScheduled,

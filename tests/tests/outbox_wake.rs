@@ -1,0 +1,80 @@
+//! `outbox::commit` wakes the relay of its process only when the transaction enqueued a row:
+//! a consumer batch that wrote no outbox row (the projector's) costs the relay no pass.
+//!
+//! Alone in its test binary: the wake-up is process-wide, so other tests' commits would wake
+//! this relay too.
+
+use orderflow_tests::{
+    fixtures::{event, is_published, Isolated},
+    wait_until, Env,
+};
+use platform::{app::Platform, outbox};
+use schemas::codec;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn only_a_commit_that_enqueued_wakes_the_relay() {
+    let iso = Isolated::new(Env::from_env(), &[]).await;
+    let mut settings = iso.settings();
+    // No fallback poll during the test: only wake-ups make the relay look.
+    settings.relay.poll_interval_ms = 600_000;
+    let platform = Platform::build(settings, &[]).await.unwrap();
+    let db = iso.client().await;
+    let stop = CancellationToken::new();
+    tokio::spawn(platform.relay().run(stop.clone()));
+
+    // Leading and idle once a row written through `enqueue` is published.
+    let first = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
+    let mut client = platform.pool.get().await.unwrap();
+    let tx = outbox::Transaction::begin(&mut client).await.unwrap();
+    outbox::enqueue(&tx, &first).await.unwrap();
+    outbox::commit(tx).await.unwrap();
+    wait_until(WAIT, "the enqueued row to be published", || async {
+        is_published(&db, first.header().event_id)
+            .await
+            .then_some(())
+    })
+    .await;
+
+    // A row the transaction wrote without `enqueue`: its commit does not wake the relay.
+    let unseen = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
+    let header = unseen.header();
+    let tx = outbox::Transaction::begin(&mut client).await.unwrap();
+    tx.execute(
+        "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, schema_version)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &header.event_id,
+            &unseen.event_type().topic().name(),
+            &header.order_id.to_string(),
+            &unseen.event_type().full_name(),
+            &codec::encode_datum(&unseen).unwrap(),
+            &(unseen.event_type().newest_version() as i32),
+        ],
+    )
+    .await
+    .unwrap();
+    outbox::commit(tx).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !is_published(&db, header.event_id).await,
+        "a commit without enqueued rows woke the relay"
+    );
+
+    // The next commit that enqueued wakes it, and its pass takes both rows.
+    let second = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
+    let tx = outbox::Transaction::begin(&mut client).await.unwrap();
+    outbox::enqueue(&tx, &second).await.unwrap();
+    outbox::commit(tx).await.unwrap();
+    wait_until(WAIT, "both rows to be published", || async {
+        (is_published(&db, header.event_id).await
+            && is_published(&db, second.header().event_id).await)
+            .then_some(())
+    })
+    .await;
+    stop.cancel();
+}
