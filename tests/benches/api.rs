@@ -13,11 +13,13 @@
 //!
 //! # Phases
 //! 1. Warm-up: a few orders placed and followed to `SHIPMENT_SCHEDULED`, so schemas are
-//!    registered and every consumer group has joined.
+//!    registered and every consumer group has joined; then `BENCH_WARM_UP_SECS` (10) of the
+//!    latency run's load, not counted, and `ANALYZE` of the three databases, so the figures
+//!    are of tables with statistics, as a running system's are.
 //! 2. End-to-end latency: orders placed at a steady rate; each is long-polled
 //!    (`If-None-Match` + `Prefer: wait=30`) until it reads `SHIPMENT_SCHEDULED`. Latency from
-//!    sending the POST to reading that status, and for a sample of the orders where it went
-//!    (see [`hops`]).
+//!    sending the POST to reading that status, and where it went (see [`hops`]) for a sample of
+//!    the orders and for the slowest 1 %, which the p99 is made of.
 //!
 //!    Then a rate sweep: the same open loop at rising rates (x1.5 from `BENCH_E2E_RATE`), one
 //!    run each, until a rate cannot be sent, loses orders or has a p99 above
@@ -91,6 +93,7 @@ async fn main() {
     let e2e_secs = Duration::from_secs(knob("BENCH_E2E_SECS", 20));
     let sweep_secs = Duration::from_secs(knob("BENCH_SWEEP_SECS", 10));
     let sweep_max = knob("BENCH_SWEEP_MAX", 3200);
+    let warm_up_secs = Duration::from_secs(knob("BENCH_WARM_UP_SECS", 10));
     let env = Env::from_env();
 
     println!("api bench: building the services (cargo build --release)");
@@ -128,6 +131,13 @@ async fn main() {
             panic!("warm-up order failed: {e}");
         }
     }
+    // Then the latency run's load, not counted, and statistics of the tables it grew.
+    let (warmed, _, _) = load::open_loop(&http, &order_base, e2e_rate, warm_up_secs).await;
+    stack.analyze().await;
+    println!(
+        "api bench: warmed up ({} orders at {e2e_rate}/s, not counted; then ANALYZE)",
+        warmed.len()
+    );
     // Idle: the warm-up's work done, nothing arriving.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_mib: Vec<f64> = processes[..3]
@@ -174,17 +184,20 @@ async fn main() {
         failed += failures.len();
         // Where the time went, for an evenly spread sample of the orders.
         let step = journeys.len().div_ceil(HOPS_SAMPLE).max(1);
-        let mut stages: [Vec<f64>; 8] = Default::default();
-        for journey in journeys.iter().step_by(step) {
-            match reader.hops(&http, &order_base, journey).await {
-                Ok(h) => {
-                    for (i, ms) in h.into_iter().enumerate() {
-                        stages[i].push(ms);
-                    }
-                }
-                Err(e) => println!("    no breakdown: {e}"),
-            }
-        }
+        let stages = breakdown(&reader, &http, &order_base, journeys.iter().step_by(step)).await;
+        // And for the slowest 1 % (at least 3): what the p99 is made of.
+        let mut slowest: Vec<&load::Journey> = journeys.iter().collect();
+        slowest.sort_by_key(|j| std::cmp::Reverse(j.scheduled));
+        slowest.truncate((journeys.len() / 100).max(3));
+        let tail = breakdown(&reader, &http, &order_base, slowest.into_iter()).await;
+        println!(
+            "    stages of the slowest {} orders (median ms): {}",
+            tail[0].len(),
+            tail.iter()
+                .map(|v| format!("{:.0}", median(v)))
+                .collect::<Vec<_>>()
+                .join(" / ")
+        );
         let mut medians = Vec::new();
         for (i, values) in stages.iter().enumerate() {
             if !values.is_empty() {
@@ -611,4 +624,25 @@ async fn drain(db: &tokio_postgres::Client, started: Instant, orders: i64) -> Dr
         after_load: load_ended.elapsed(),
         total: started.elapsed(),
     }
+}
+
+/// Milliseconds in each of [`hops::STAGES`] for each of `journeys` (one list per stage).
+async fn breakdown<'a>(
+    reader: &hops::Reader,
+    http: &reqwest::Client,
+    base: &str,
+    journeys: impl Iterator<Item = &'a load::Journey>,
+) -> [Vec<f64>; 8] {
+    let mut stages: [Vec<f64>; 8] = Default::default();
+    for journey in journeys {
+        match reader.hops(http, base, journey).await {
+            Ok(h) => {
+                for (i, ms) in h.into_iter().enumerate() {
+                    stages[i].push(ms);
+                }
+            }
+            Err(e) => println!("    no breakdown: {e}"),
+        }
+    }
+    stages
 }
