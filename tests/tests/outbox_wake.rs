@@ -59,6 +59,8 @@ async fn only_a_commit_that_enqueued_wakes_the_relay() {
     .await
     .unwrap();
     outbox::commit(tx).await.unwrap();
+    // An absence has no condition to wait for: the window is many times what a woken relay
+    // takes to publish (the first row above: milliseconds), with its fallback poll off.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
         !is_published(&db, header.event_id).await,
