@@ -180,7 +180,8 @@ with its name instead of Pods that never get ready. Renders nothing.
 {{- if and $sec.caSecret.name (not (has $sec.protocol (list "SSL" "SASL_SSL"))) }}
 {{- fail (printf "kafka.security.caSecret needs kafka.security.protocol SSL or SASL_SSL, not %s" $sec.protocol) }}
 {{- end }}
-{{- range $key := list "order" "payment" "shipping" }}
+{{- range $svc := include "orderflow.services" . | fromYamlArray }}
+{{- $key := $svc.key }}
 {{- $user := index $sec.users $key }}
 {{- if include "orderflow.kafkaSasl" $ }}
 {{- if not $user.username }}
