@@ -26,8 +26,9 @@
 //! ([`super::commit`]), after every `NOTIFY outbox` (sent by standby relays of other replicas
 //! when their process committed such rows), and every `poll_interval_ms` as the fallback for a
 //! lost notification or a row written some other way. A standby, while it waits for the lock,
-//! turns those commits of its process into one `NOTIFY outbox` per wake-up: off the commit path, so the notifying
-//! transactions PostgreSQL serializes are the relay's, not the business transactions.
+//! turns those commits of its process into one `NOTIFY outbox` per wake-up: off the commit
+//! path, so the notifying transactions PostgreSQL serializes are the relay's, not the business
+//! transactions.
 //! Rows marked published by builds that set `published_at` are deleted after `retention_secs`.
 //!
 //! # Framing with the writer's schema
