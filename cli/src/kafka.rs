@@ -12,7 +12,7 @@ use rdkafka::{
     message::{Message, OwnedMessage},
     Offset, TopicPartitionList,
 };
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 /// How long a bounded read waits for the next record before it takes the partitions as read:
 /// only reached when records between the start and the end offsets vanished (retention).
@@ -229,12 +229,12 @@ impl Kafka {
             .create()
             .map_err(self.failed("reader could not be created".into()))?;
         let mut list = TopicPartitionList::new();
-        let mut remaining = HashMap::new();
+        let mut remaining = Vec::new();
         for r in ranges {
             if follow || r.start < r.end {
                 list.add_partition_offset(&r.topic, r.partition, Offset::Offset(r.start))
                     .map_err(self.failed(format!("assigning {}[{}]", r.topic, r.partition)))?;
-                remaining.insert((r.topic.clone(), r.partition), r.end);
+                remaining.push(((r.topic.clone(), r.partition), r.end));
             }
         }
         if list.count() > 0 {
@@ -255,8 +255,9 @@ impl Kafka {
 /// order).
 pub struct Reader {
     consumer: StreamConsumer,
-    /// The end offset of each partition still being read.
-    remaining: HashMap<(String, i32), i64>,
+    /// The end offset of each partition still being read: a few dozen at most, looked up by
+    /// the name each record borrows.
+    remaining: Vec<((String, i32), i64)>,
     follow: bool,
     address: String,
 }
@@ -264,7 +265,7 @@ pub struct Reader {
 impl Reader {
     /// The partitions (topic, partition) with records left to deliver before their ends.
     pub fn reading(&self) -> impl Iterator<Item = &(String, i32)> {
-        self.remaining.keys()
+        self.remaining.iter().map(|(partition, _)| partition)
     }
 
     /// The next record; `None` once every partition reached its end (never with `follow`).
@@ -289,15 +290,20 @@ impl Reader {
                 what: "reading".into(),
                 source: source.into(),
             })?;
-            let key = (message.topic().to_owned(), message.partition());
             if self.follow {
                 return Ok(Some(message.detach()));
             }
-            let Some(&end) = self.remaining.get(&key) else {
+            let (topic, partition) = (message.topic(), message.partition());
+            let Some(at) = self
+                .remaining
+                .iter()
+                .position(|((t, p), _)| t == topic && *p == partition)
+            else {
                 continue; // past the end of a finished partition
             };
+            let end = self.remaining[at].1;
             if message.offset() + 1 >= end {
-                self.remaining.remove(&key);
+                self.remaining.swap_remove(at);
             }
             if message.offset() < end {
                 return Ok(Some(message.detach()));

@@ -67,7 +67,7 @@ async fn run(iso: &Isolated, orders: usize, raw_first: bool) -> (f64, f64) {
     publish(&platform, orders).await;
 
     let kafka = Kafka::connect(&settings.kafka).expect("Kafka");
-    let registry = Registry::new(&settings.registry).expect("registry client");
+    let registry = std::sync::Arc::new(Registry::new(&settings.registry).expect("registry client"));
     let db = Db::connect(&ServiceDb {
         service: "order-service",
         url: settings.database.url.clone(),
@@ -76,7 +76,7 @@ async fn run(iso: &Isolated, orders: usize, raw_first: bool) -> (f64, f64) {
     .expect("database");
     let source = Source {
         kafka: &kafka,
-        registry: &registry,
+        registry: registry.clone(),
         registry_url: &settings.registry.url,
     };
     let expected = 3 * orders as u64;

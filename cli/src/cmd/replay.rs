@@ -5,9 +5,10 @@
 //! The three contract topics are read by assignment (no consumer group; see [`crate::kafka`])
 //! from the beginning, or from `--since`, up to the end offsets seen when the pass started;
 //! passes repeat until a pass finds nothing new ("caught up"). Workers split the partitions
-//! by number; each merges its partitions' records in time order into batches ([`Batches`]), so
-//! that a batch holds the events of an order on the three topics together, and reads the next
-//! batch while its connection applies one. Each batch is decoded with the platform's registry
+//! by number, each a task of its own with its own reader and connection, so that reading,
+//! decoding and folding use every core; each merges its partitions' records in time order into
+//! batches ([`Batches`]), so that a batch holds the events of an order on the three topics
+//! together, and reads the next batch while its connection applies one. Each batch is decoded with the platform's registry
 //! client and applied with order-service's own projector
 //! ([`order_service::handlers::projector::Projector`]) to the shadow tables
 //! `order_views_rebuild` and `order_view_events_rebuild`, in **one** transaction that also
@@ -67,7 +68,7 @@ use rdkafka::message::{Message, OwnedMessage};
 use serde::Serialize;
 use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
-    sync::{Mutex, PoisonError},
+    sync::{Arc, Mutex, PoisonError},
     time::Instant,
 };
 use uuid::Uuid;
@@ -152,7 +153,7 @@ pub async fn run(settings: &Settings, out: &Out, args: ReplayArgs) -> Result<(),
     let tables = shadow.tables();
     let source = Source {
         kafka: &kafka,
-        registry: &registry,
+        registry: Arc::new(registry),
         registry_url: &settings.registry.url,
     };
     let start = args.since.map_or(Start::Earliest, Start::Time);
@@ -224,7 +225,11 @@ impl Shadow {
 /// [`index_shadow`] once the shadow has caught up: one sorted build per index instead of an
 /// index entry written per row, which is most of what writing a row costs. An existing shadow
 /// (an interrupted rebuild, resumed) is kept, and the ids of the events it holds are read.
-pub async fn prepare_shadow(db: &Db, tables: ViewTables, fresh: bool) -> Result<Shadow, CliError> {
+pub async fn prepare_shadow(
+    db: &Db,
+    tables: ViewTables,
+    fresh: bool,
+) -> Result<Arc<Shadow>, CliError> {
     let (views, events, positions) = (&tables.views, &tables.events, &tables.positions);
     if fresh {
         db.client
@@ -265,10 +270,10 @@ pub async fn prepare_shadow(db: &Db, tables: ViewTables, fresh: bool) -> Result<
             .await
             .map_err(|e| db.failed(e))?;
     }
-    Ok(Shadow {
+    Ok(Arc::new(Shadow {
         projector: Projector::new(tables),
         applied: Mutex::new(applied),
-    })
+    }))
 }
 
 /// Gives the shadow tables every index of the live ones they lack (idempotent: an index is
@@ -287,7 +292,7 @@ pub async fn index_shadow(pool: &Pool, db: &Db, tables: &ViewTables) -> Result<(
 
 /// Gives `to` the indexes of `from` it lacks.
 async fn index_like(pool: &Pool, db: &Db, from: &str, to: &str) -> Result<(), CliError> {
-    let client = pooled(pool, db).await?;
+    let client = pooled(pool, &db.address).await?;
     // An index's definition after its name and table: `USING btree (status)`.
     let indexes = "SELECT i.indisunique, i.indisprimary,
                           substring(pg_get_indexdef(i.indexrelid) FROM ' USING .*$')
@@ -332,7 +337,7 @@ async fn index_like(pool: &Pool, db: &Db, from: &str, to: &str) -> Result<(), Cl
 /// Where a rebuild reads from.
 pub struct Source<'a> {
     pub kafka: &'a Kafka,
-    pub registry: &'a Registry,
+    pub registry: Arc<Registry>,
     pub registry_url: &'a str,
 }
 
@@ -343,7 +348,7 @@ pub async fn rebuild(
     source: &Source<'_>,
     pool: &Pool,
     db: &Db,
-    shadow: &Shadow,
+    shadow: &Arc<Shadow>,
     start: Start,
     progress: bool,
 ) -> Result<Rebuilt, CliError> {
@@ -352,7 +357,7 @@ pub async fn rebuild(
     let began = Instant::now();
     loop {
         let ranges = {
-            let client = pooled(pool, db).await?;
+            let client = pooled(pool, &db.address).await?;
             remaining(source.kafka, &client, tables, start)
                 .await
                 .map_err(|e| e.on(db))?
@@ -361,15 +366,20 @@ pub async fn rebuild(
         if total == 0 {
             break;
         }
-        let bar = progress.then(|| Progress::new(total as u64, "rebuilding"));
-        let workers = split_by_partition(ranges, WORKERS);
-        let done = futures::future::try_join_all(
-            workers
-                .iter()
-                .map(|ranges| work(source, pool, db, shadow, ranges, bar.as_ref())),
-        )
-        .await?;
-        for part in done {
+        let bar = progress.then(|| Arc::new(Progress::new(total as u64, "rebuilding")));
+        // Each worker a task of its own: reading, decoding and the projector's folding run on
+        // every core, not only on the one polling this function.
+        let mut workers = tokio::task::JoinSet::new();
+        for ranges in split_by_partition(ranges, WORKERS) {
+            let batches = Batches::new(source.kafka.reader(&ranges, false)?, source);
+            let (pool, address) = (pool.clone(), db.address.clone());
+            workers.spawn(work(batches, pool, address, shadow.clone(), bar.clone()));
+        }
+        // The first failure ends the pass: the other workers are aborted with the set.
+        while let Some(done) = workers.join_next().await {
+            let part = done
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+                .map_err(|e| e.on(db))?;
             stats.add(&part);
         }
         if let Some(bar) = bar {
@@ -401,42 +411,42 @@ fn split_by_partition(ranges: Vec<Range>, n: usize) -> Vec<Vec<Range>> {
     groups
 }
 
-/// Reads `ranges` to their ends, one transaction per batch, on a connection of its own (made
-/// while the first batch is read). The next batch is read and decoded while one is applied:
-/// the client's work overlaps the database's.
+/// Applies `batches` to their ends, one transaction each, on a connection of its own to the
+/// database at `address` (made while the first batch is read). The next batch is read and
+/// decoded while one is applied: the client's work overlaps the database's.
 async fn work(
-    source: &Source<'_>,
-    pool: &Pool,
-    db: &Db,
-    shadow: &Shadow,
-    ranges: &[Range],
-    bar: Option<&Progress>,
-) -> Result<Rebuilt, CliError> {
+    mut batches: Batches,
+    pool: Pool,
+    address: String,
+    shadow: Arc<Shadow>,
+    bar: Option<Arc<Progress>>,
+) -> Result<Rebuilt, BatchError> {
     let mut stats = Rebuilt::default();
-    let mut batches = Batches::new(source.kafka.reader(ranges, false)?);
-    let (mut client, mut next) = futures::try_join!(pooled(pool, db), batches.decoded(source))?;
+    let (mut client, mut next) = futures::try_join!(pooled(&pool, &address), batches.decoded())?;
     while let Some(batch) = next {
         let (following, ()) = futures::try_join!(
-            batches.decoded(source),
-            commit(&mut client, db, shadow, &batch, &mut stats)
+            async { batches.decoded().await.map_err(BatchError::from) },
+            commit(&mut client, &shadow, &batch, &mut stats)
         )?;
-        if let Some(bar) = bar {
+        if let Some(bar) = &bar {
             bar.inc(batch.records);
         }
         next = following;
     }
+    // Closing a consumer waits for librdkafka's threads to wind down (some 100 ms): off the
+    // rebuild's path, which has nothing left to read from it.
+    tokio::task::spawn_blocking(move || drop(batches));
     Ok(stats)
 }
 
 /// Applies `batch` to `shadow` in a transaction of its own.
 async fn commit(
     client: &mut platform::db::Client,
-    db: &Db,
     shadow: &Shadow,
     batch: &Decoded,
     stats: &mut Rebuilt,
-) -> Result<(), CliError> {
-    let tx = client.transaction().await.map_err(|e| db.failed(e))?;
+) -> Result<(), BatchError> {
+    let tx = client.transaction().await?;
     // A batch lost in a crash is read again from the positions committed with the batch
     // before, so the rebuild need not wait for each commit's flush to disk. The setting goes
     // ahead of the batch's first statements, pipelined: sent first, without a round trip of
@@ -444,9 +454,8 @@ async fn commit(
     futures::try_join!(
         tx.batch_execute("SET LOCAL synchronous_commit = off"),
         apply_batch(&tx, shadow, batch, stats)
-    )
-    .map_err(|e| db.failed(e))?;
-    tx.commit().await.map_err(|e| db.failed(e))
+    )?;
+    Ok(tx.commit().await?)
 }
 
 /// The slices of the three topics `tables` have not read yet, up to the current ends.
@@ -489,21 +498,25 @@ async fn remaining(
 /// locked and updated once per further topic, three writes instead of one.
 struct Batches {
     reader: Reader,
-    /// Records read but not batched yet, per partition, in offset order. Ordered by name: equal
+    registry: Arc<Registry>,
+    registry_url: String,
+    /// Records read but not batched yet, per partition, in offset order. Sorted by name: equal
     /// timestamps go by topic, the same way every time.
-    buffered: BTreeMap<(String, i32), VecDeque<OwnedMessage>>,
+    buffered: Vec<((String, i32), VecDeque<OwnedMessage>)>,
 }
 
 impl Batches {
-    fn new(reader: Reader) -> Self {
+    fn new(reader: Reader, source: &Source<'_>) -> Self {
         Batches {
             reader,
-            buffered: BTreeMap::new(),
+            registry: source.registry.clone(),
+            registry_url: source.registry_url.to_owned(),
+            buffered: Vec::new(),
         }
     }
 
     /// The next batch, decoded; `None` once every partition is read.
-    async fn decoded(&mut self, source: &Source<'_>) -> Result<Option<Decoded>, CliError> {
+    async fn decoded(&mut self) -> Result<Option<Decoded>, CliError> {
         let Some(batch) = self.next().await? else {
             return Ok(None);
         };
@@ -514,6 +527,10 @@ impl Batches {
             next: BTreeMap::new(),
         };
         for m in &batch {
+            // Decoding a batch takes milliseconds without waiting for anything: give way now
+            // and then, so the commit beside it (same task) and the other workers send their
+            // next statements as soon as the database answers.
+            tokio::task::consume_budget().await;
             match decoded.next.get_mut(m.topic()) {
                 Some(at) => {
                     at.insert(m.partition(), m.offset() + 1);
@@ -527,24 +544,35 @@ impl Batches {
                 decoded.undecodable += 1;
                 continue;
             };
-            match source.registry.decode(payload).await {
+            match self.registry.decode(payload).await {
                 Ok(event) => decoded.events.push(InboundEvent {
                     event,
                     topic: m.topic().to_owned(),
                     partition: m.partition(),
                     offset: m.offset(),
-                    traceparent: platform::consumer::header_map(m).remove("traceparent"),
+                    traceparent: platform::consumer::traceparent(m),
                 }),
                 Err(DecodeError::Permanent { .. }) => decoded.undecodable += 1,
                 Err(e @ DecodeError::Transient(_)) => {
                     return Err(CliError::RegistryUnreachable {
-                        url: source.registry_url.to_owned(),
+                        url: self.registry_url.clone(),
                         reason: platform::error_chain(&e),
                     })
                 }
             }
         }
         Ok(Some(decoded))
+    }
+
+    /// Where the records of a partition are buffered, or would be inserted.
+    fn find(&self, topic: &str, partition: i32) -> Result<usize, usize> {
+        self.buffered
+            .binary_search_by(|((t, p), _)| (t.as_str(), *p).cmp(&(topic, partition)))
+    }
+
+    fn queued(&self, topic: &str, partition: i32) -> Option<&VecDeque<OwnedMessage>> {
+        let at = self.find(topic, partition).ok()?;
+        Some(&self.buffered[at].1)
     }
 
     /// The next batch, the earliest records first; `None` once every partition is read.
@@ -556,19 +584,23 @@ impl Batches {
             while self
                 .reader
                 .reading()
-                .any(|p| self.buffered.get(p).is_none_or(VecDeque::is_empty))
+                .any(|(t, p)| self.queued(t, *p).is_none_or(VecDeque::is_empty))
             {
                 let Some(m) = self.reader.next().await? else {
                     break;
                 };
-                self.buffered
-                    .entry((m.topic().to_owned(), m.partition()))
-                    .or_default()
-                    .push_back(m);
+                match self.find(m.topic(), m.partition()) {
+                    Ok(at) => self.buffered[at].1.push_back(m),
+                    Err(at) => {
+                        let key = (m.topic().to_owned(), m.partition());
+                        self.buffered.insert(at, (key, VecDeque::from([m])));
+                    }
+                }
             }
             let earliest = self
                 .buffered
-                .values_mut()
+                .iter_mut()
+                .map(|(_, q)| q)
                 .filter(|q| !q.is_empty())
                 .min_by_key(|q| q.front().and_then(|m| m.timestamp().to_millis()));
             match earliest.and_then(VecDeque::pop_front) {
@@ -580,9 +612,10 @@ impl Batches {
     }
 }
 
-async fn pooled(pool: &Pool, db: &Db) -> Result<platform::db::Client, CliError> {
+/// A connection of `pool`, to the database at `address`.
+async fn pooled(pool: &Pool, address: &str) -> Result<platform::db::Client, CliError> {
     let unreachable = |reason: String| CliError::DatabaseUnreachable {
-        address: db.address.clone(),
+        address: address.to_owned(),
         reason,
     };
     tokio::time::timeout(CONNECT_TIMEOUT, pool.get())
@@ -672,7 +705,7 @@ pub async fn swap(
     shadow: &Shadow,
 ) -> Result<Swapped, CliError> {
     let (live, tables) = (ViewTables::live(), shadow.tables());
-    let mut client = pooled(pool, db).await?;
+    let mut client = pooled(pool, &db.address).await?;
     // Rewrites each unlogged shadow table into the WAL (a no-op for one made logged before):
     // the live read model must survive a database crash. Outside the live tables' lock, so
     // the platform does not wait for it.
@@ -698,8 +731,8 @@ pub async fn swap(
     let ranges = remaining(source.kafka, &tx, tables, Start::Earliest)
         .await
         .map_err(|e| e.on(db))?;
-    let mut batches = Batches::new(source.kafka.reader(&ranges, false)?);
-    while let Some(batch) = batches.decoded(source).await? {
+    let mut batches = Batches::new(source.kafka.reader(&ranges, false)?, source);
+    while let Some(batch) = batches.decoded().await? {
         apply_batch(&tx, shadow, &batch, &mut caught_up)
             .await
             .map_err(|e| db.failed(e))?;

@@ -313,8 +313,7 @@ impl Projector {
     ) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
         let ids: Vec<Uuid> = views.keys().copied().collect();
         let facts: Vec<&Facts> = views.values().collect();
-        let column =
-            |f: fn(&Facts) -> Option<String>| facts.iter().map(|v| f(v)).collect::<Vec<_>>();
+        let column = |f: fn(&Facts) -> Option<&str>| facts.iter().map(|v| f(v)).collect::<Vec<_>>();
         let status: Vec<&str> = facts.iter().map(|f| f.status().as_str()).collect();
         let payment_id: Vec<Option<Uuid>> = facts.iter().map(|f| f.payment_id).collect();
         let payment_amount: Vec<Option<i64>> = facts.iter().map(|f| f.payment_amount).collect();
@@ -325,16 +324,16 @@ impl Projector {
             &[
                 &ids,
                 &status,
-                &column(|f| f.cancellation_reason.clone()),
+                &column(|f| f.cancellation_reason.as_deref()),
                 &payment_id,
-                &column(|f| f.payment_status.map(|s| s.as_str().to_owned())),
+                &column(|f| f.payment_status.map(|s| s.as_str())),
                 &payment_amount,
-                &column(|f| f.decline_reason.clone()),
+                &column(|f| f.decline_reason.as_deref()),
                 &shipment_id,
-                &column(|f| f.shipment_status.map(|s| s.as_str().to_owned())),
+                &column(|f| f.shipment_status.map(|s| s.as_str())),
                 &version,
-                &column(|f| f.cancellation_request.map(|s| s.as_str().to_owned())),
-                &column(|f| f.cancellation_rejected_reason.clone()),
+                &column(|f| f.cancellation_request.map(|s| s.as_str())),
+                &column(|f| f.cancellation_rejected_reason.as_deref()),
             ],
         )
         .await
@@ -346,9 +345,8 @@ impl Projector {
         tx: &Transaction<'_>,
         events: &[&InboundEvent],
     ) -> Result<(), tokio_postgres::Error> {
-        let header = |e: &&InboundEvent| e.event.header().clone();
-        let order_ids: Vec<Uuid> = events.iter().map(|e| header(e).order_id).collect();
-        let event_ids: Vec<Uuid> = events.iter().map(|e| header(e).event_id).collect();
+        let order_ids: Vec<Uuid> = events.iter().map(|e| e.event.header().order_id).collect();
+        let event_ids: Vec<Uuid> = events.iter().map(|e| e.event.header().event_id).collect();
         let types: Vec<&str> = events
             .iter()
             .map(|e| e.event.event_type().full_name())
@@ -358,7 +356,7 @@ impl Projector {
         let offsets: Vec<i64> = events.iter().map(|e| e.offset).collect();
         let occurred: Vec<f64> = events
             .iter()
-            .map(|e| header(e).occurred_at as f64)
+            .map(|e| e.event.header().occurred_at as f64)
             .collect();
         let traces: Vec<Option<&str>> = events
             .iter()

@@ -643,19 +643,12 @@ impl<H: Handler> ConsumerGroup<H> {
                 "message key is not the event's order_id",
             ));
         }
-        let traceparent = message.headers().and_then(|h| {
-            h.iter()
-                .find(|h| h.key == "traceparent")
-                .and_then(|h| h.value)
-                .and_then(|v| std::str::from_utf8(v).ok())
-                .map(str::to_owned)
-        });
         Ok(InboundEvent {
             event,
             topic: message.topic().to_owned(),
             partition: message.partition(),
             offset: message.offset(),
-            traceparent,
+            traceparent: traceparent(message),
         })
     }
 }
@@ -685,6 +678,17 @@ fn store_offsets(consumer: &GroupConsumer, batch: &[OwnedMessage]) {
         }
         Err(e) => tracing::debug!(error = %e, "offsets not stored"),
     }
+}
+
+/// The `traceparent` header of a message, if it has a UTF-8 one.
+pub fn traceparent(message: &impl Message) -> Option<String> {
+    message.headers().and_then(|h| {
+        h.iter()
+            .find(|h| h.key == "traceparent")
+            .and_then(|h| h.value)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .map(str::to_owned)
+    })
 }
 
 /// Headers of a message as owned strings (non-UTF-8 values skipped); used by tests and tools.
