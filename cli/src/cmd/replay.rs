@@ -77,7 +77,7 @@ use uuid::Uuid;
 const BATCH: usize = 2000;
 /// Batches applied at once, each by its own reader and connection: the database's work, most
 /// of a rebuild's time, then runs on several backends.
-const WORKERS: usize = 3;
+pub const WORKERS: usize = 3;
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {

@@ -67,13 +67,20 @@ impl ViewTables {
     /// never by input.
     pub fn named(views: &str, events: &str) -> Self {
         let positions = format!("{views}_positions");
-        // The views as `insert` and `update` take them, one array per column.
-        let written = "UNNEST($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[],
-                              $6::int8[], $7::text[], $8::uuid[], $9::text[], $10::int8[],
-                              $11::text[], $12::text[])
-                       AS u (order_id, status, cancellation_reason, payment_id, payment_status,
-                             payment_amount, decline_reason, shipment_id, shipment_status,
-                             version, cancellation_request, cancellation_rejected_reason)";
+        // The views as `insert` and `update` take them, one array per column. The arrays are
+        // unnested in the select list, which streams their rows; `FROM UNNEST(..)` first
+        // copies every column into a tuplestore (measured: a quarter of an insert's time).
+        let written = "(SELECT UNNEST($1::uuid[]) AS order_id, UNNEST($2::text[]) AS status,
+                               UNNEST($3::text[]) AS cancellation_reason,
+                               UNNEST($4::uuid[]) AS payment_id,
+                               UNNEST($5::text[]) AS payment_status,
+                               UNNEST($6::int8[]) AS payment_amount,
+                               UNNEST($7::text[]) AS decline_reason,
+                               UNNEST($8::uuid[]) AS shipment_id,
+                               UNNEST($9::text[]) AS shipment_status,
+                               UNNEST($10::int8[]) AS version,
+                               UNNEST($11::text[]) AS cancellation_request,
+                               UNNEST($12::text[]) AS cancellation_rejected_reason) u";
         ViewTables {
             lock_positions: format!(
                 "SELECT p.topic, p.kafka_partition, p.next_offset
@@ -114,16 +121,14 @@ impl ViewTables {
                  FROM {written}
                  WHERE v.order_id = u.order_id"
             ),
+            // In the arrays' order (the select list's set-returning functions yield their
+            // elements in order), which numbers `seq` in the order the events were applied.
             record: format!(
                 "INSERT INTO {events} (order_id, event_id, event_type, topic,
                         kafka_partition, kafka_offset, occurred_at, trace_id)
-                 SELECT order_id, event_id, event_type, topic, kafka_partition, kafka_offset,
-                        to_timestamp(occurred_ms / 1000), trace_id
-                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::int[],
-                             $6::int8[], $7::float8[], $8::text[])
-                      WITH ORDINALITY AS u (order_id, event_id, event_type, topic,
-                            kafka_partition, kafka_offset, occurred_ms, trace_id, n)
-                 ORDER BY n"
+                 SELECT UNNEST($1::uuid[]), UNNEST($2::uuid[]), UNNEST($3::text[]),
+                        UNNEST($4::text[]), UNNEST($5::int[]), UNNEST($6::int8[]),
+                        to_timestamp(UNNEST($7::float8[]) / 1000), UNNEST($8::text[])"
             ),
             advance: format!(
                 "INSERT INTO {positions} (topic, kafka_partition, next_offset)
