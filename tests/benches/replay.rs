@@ -21,6 +21,10 @@
 //!
 //! Each is timed from its start to its last record (the rebuild: to its last index). The
 //! target, rebuild ≥ 50 % of raw decode, is judged against both baselines.
+//!
+//! Beside the rates, each measurement prints the CPU time it took per event, of this process
+//! (reading, decoding, the projector's folding) and of PostgreSQL's processes: on a shared
+//! machine these move far less than the rates, and they say where a rebuild's time goes.
 
 #[allow(dead_code)] // The charts are the api and scale benches'.
 mod common;
@@ -47,6 +51,52 @@ struct Run {
     rebuild: f64,
     raw: f64,
     raw_split: f64,
+}
+
+/// CPU seconds used so far by this process and by every PostgreSQL process (Linux `/proc`).
+#[derive(Clone, Copy)]
+struct Cpu {
+    bench: f64,
+    postgres: f64,
+}
+
+impl Cpu {
+    fn now() -> Cpu {
+        // utime and stime, the 14th and 15th fields of `/proc/<pid>/stat`, in clock ticks
+        // (100 a second on Linux), counted after the parenthesised command name.
+        let seconds = |stat: &str| -> Option<(String, f64)> {
+            let (head, tail) = stat.rsplit_once(')')?;
+            let name = head.split_once('(')?.1.to_owned();
+            let fields: Vec<&str> = tail.split_whitespace().collect();
+            let ticks: f64 =
+                fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+            Some((name, ticks / 100.0))
+        };
+        let bench = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|s| seconds(&s))
+            .map_or(0.0, |(_, s)| s);
+        let postgres = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+            .filter_map(|stat| seconds(&stat))
+            .filter(|(name, _)| name == "postgres")
+            .map(|(_, s)| s)
+            .sum();
+        Cpu { bench, postgres }
+    }
+
+    /// Microseconds per event of each since `before`, as printed.
+    fn per_event(self, before: Cpu, events: u64) -> String {
+        let us = |s: f64| s * 1e6 / events as f64;
+        format!(
+            "this process {:.1} µs/event, PostgreSQL {:.1} µs/event",
+            us(self.bench - before.bench),
+            us(self.postgres - before.postgres)
+        )
+    }
 }
 
 #[tokio::main]
@@ -171,11 +221,25 @@ async fn run(iso: &Isolated, orders: usize, rep: usize) -> Run {
     };
     let mut figures = Run::default();
     for step in 0..3 {
-        match (rep + step) % 3 {
-            0 => figures.raw = raw(1).await,
-            1 => figures.raw_split = raw(replay::WORKERS).await,
-            _ => figures.rebuild = rebuild().await,
-        }
+        let before = Cpu::now();
+        let what = match (rep + step) % 3 {
+            0 => {
+                figures.raw = raw(1).await;
+                "raw, one reader"
+            }
+            1 => {
+                figures.raw_split = raw(replay::WORKERS).await;
+                "raw, split"
+            }
+            _ => {
+                figures.rebuild = rebuild().await;
+                "rebuild"
+            }
+        };
+        println!(
+            "    CPU of {what}: {}",
+            Cpu::now().per_event(before, expected)
+        );
     }
     figures
 }

@@ -208,6 +208,12 @@ impl Shadow {
         self.projector.tables()
     }
 
+    /// Room for `records` more events' ids, taken at once instead of by doubling as they come.
+    fn expect(&self, records: usize) {
+        let mut applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
+        applied.reserve(records);
+    }
+
     /// The events of `events` the shadow does not hold yet (the first copy of one given twice),
     /// counted as held from now on: their batch commits, or the rebuild ends.
     fn fresh<'e>(&self, events: &'e [InboundEvent]) -> Vec<&'e InboundEvent> {
@@ -366,6 +372,7 @@ pub async fn rebuild(
         if total == 0 {
             break;
         }
+        shadow.expect(total as usize);
         let bar = progress.then(|| Arc::new(Progress::new(total as u64, "rebuilding")));
         // Each worker a task of its own: reading, decoding and the projector's folding run on
         // every core, not only on the one polling this function.
