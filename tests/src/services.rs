@@ -494,8 +494,7 @@ impl Services {
         for m in all_messages(&self.iso.env, &self.topic(topic)).await {
             use rdkafka::Message;
             let key = String::from_utf8_lossy(m.key().expect("every event has a key")).into_owned();
-            let event_type = platform::consumer::header_map(&m)
-                .remove("event_type")
+            let event_type = platform::consumer::header(&m, "event_type")
                 .expect("every event has an event_type header");
             let short = event_type.rsplit('.').next().unwrap_or_default().to_owned();
             *counts.entry((key, short)).or_default() += 1;
@@ -511,7 +510,7 @@ impl Services {
             let dead = all_messages(&self.iso.env, &topic).await;
             let reasons: Vec<_> = dead
                 .iter()
-                .map(|m| platform::consumer::header_map(m).remove("dlq.error.message"))
+                .map(|m| platform::consumer::header(m, "dlq.error.message"))
                 .collect();
             assert!(dead.is_empty(), "{topic} holds {reasons:?}");
         }

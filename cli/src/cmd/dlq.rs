@@ -271,7 +271,7 @@ async fn already_redriven(
     let mut reader = kafka.reader(&ranges, false)?;
     let mut found = HashMap::new();
     while let Some(m) = reader.next().await? {
-        if let Some(from) = platform::consumer::header_map(&m).remove("dlq.redriven_from") {
+        if let Some(from) = platform::consumer::header(&m, "dlq.redriven_from") {
             found.insert(
                 from,
                 format!("{}[{}]@{}", m.topic(), m.partition(), m.offset()),

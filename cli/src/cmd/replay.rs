@@ -8,8 +8,8 @@
 //! by number, each a task of its own with its own reader and connection, so that reading,
 //! decoding and folding use every core; each merges its partitions' records in time order into
 //! batches ([`Batches`]), so that a batch holds the events of an order on the three topics
-//! together, and reads the next batch while its connection applies one. Each batch is decoded with the platform's registry
-//! client and applied with order-service's own projector
+//! together, and reads the next batch while its connection applies one. Each batch is decoded
+//! with the platform's registry client and applied with order-service's own projector
 //! ([`order_service::handlers::projector::Projector`]) to the shadow tables
 //! `order_views_rebuild` and `order_view_events_rebuild`, in **one** transaction that also
 //! records the next offset of every partition in `order_views_rebuild_positions`. So:
@@ -557,7 +557,7 @@ impl Batches {
                     topic: m.topic().to_owned(),
                     partition: m.partition(),
                     offset: m.offset(),
-                    traceparent: platform::consumer::traceparent(m),
+                    traceparent: platform::consumer::header(m, "traceparent"),
                 }),
                 Err(DecodeError::Permanent { .. }) => decoded.undecodable += 1,
                 Err(e @ DecodeError::Transient(_)) => {

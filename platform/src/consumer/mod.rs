@@ -648,7 +648,7 @@ impl<H: Handler> ConsumerGroup<H> {
             topic: message.topic().to_owned(),
             partition: message.partition(),
             offset: message.offset(),
-            traceparent: traceparent(message),
+            traceparent: header(message, "traceparent"),
         })
     }
 }
@@ -680,11 +680,12 @@ fn store_offsets(consumer: &GroupConsumer, batch: &[OwnedMessage]) {
     }
 }
 
-/// The `traceparent` header of a message, if it has a UTF-8 one.
-pub fn traceparent(message: &impl Message) -> Option<String> {
+/// The header `name` of a message, if it has a UTF-8 one: one header without building the map
+/// of all of them ([`header_map`]).
+pub fn header(message: &impl Message, name: &str) -> Option<String> {
     message.headers().and_then(|h| {
         h.iter()
-            .find(|h| h.key == "traceparent")
+            .find(|h| h.key == name)
             .and_then(|h| h.value)
             .and_then(|v| std::str::from_utf8(v).ok())
             .map(str::to_owned)
