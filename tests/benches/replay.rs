@@ -12,9 +12,9 @@
 //! - **Raw consume + decode, one reader**: the tool's reader (by assignment, all partitions of
 //!   the three topics from the beginning) and [`Registry::decode`] of every record, nothing
 //!   else.
-//! - **Raw consume + decode, split as the rebuild**: the same, with the partitions split by
-//!   number over as many readers as the rebuild has workers ([`replay::WORKERS`]), each a task
-//!   of its own. The rebuild reads and decodes on every core; this baseline may too.
+//! - **Raw consume + decode, split as the rebuild**: the same, with the partitions split over
+//!   as many readers as the rebuild has workers ([`replay::WORKERS`]), by the rebuild's own
+//!   [`replay::split_by_partition`], each a task of its own. The rebuild reads and decodes on every core; this baseline may too.
 //! - **Rebuild**: [`replay::rebuild`] into fresh shadow tables: the same reading and decoding,
 //!   plus order-service's projector applying every event and the positions, one transaction
 //!   per batch, and the shadow's indexes built at the end.
@@ -172,13 +172,8 @@ async fn run(iso: &Isolated, orders: usize, rep: usize) -> Run {
                 );
             }
             let mut tasks = tokio::task::JoinSet::new();
-            for share in 0..readers {
-                let mine: Vec<Range> = ranges
-                    .iter()
-                    .filter(|r| r.partition as usize % readers == share)
-                    .cloned()
-                    .collect();
-                let mut reader = kafka.reader(&mine, false).expect("reader");
+            for share in replay::split_by_partition(ranges, readers) {
+                let mut reader = kafka.reader(&share, false).expect("reader");
                 let registry = registry.clone();
                 tasks.spawn(async move {
                     let mut decoded = 0;

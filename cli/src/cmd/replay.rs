@@ -409,7 +409,7 @@ pub async fn rebuild(
 /// `ranges` in `n` groups by partition number. With equal partition counts (the deployments'
 /// rule) one order's events on the three topics share a partition number, so the groups touch
 /// disjoint views; where they do not, the projector's row locks keep them correct.
-fn split_by_partition(ranges: Vec<Range>, n: usize) -> Vec<Vec<Range>> {
+pub fn split_by_partition(ranges: Vec<Range>, n: usize) -> Vec<Vec<Range>> {
     let mut groups: Vec<Vec<Range>> = (0..n).map(|_| Vec::new()).collect();
     for range in ranges {
         groups[range.partition as usize % n].push(range);
