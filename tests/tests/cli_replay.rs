@@ -200,6 +200,33 @@ async fn a_swap_under_traffic_loses_nothing_and_applies_nothing_twice() {
     );
     // The previous live model is kept beside it, as it was at the swap.
     assert!(digest(&db, "order_views_replaced").await.0 > 0);
+    // The swapped-in tables serve the API's queries by the same indexes.
+    for table in ["order_views", "order_view_events"] {
+        let replaced = format!("{table}_replaced");
+        assert_eq!(
+            indexes(&db, table).await,
+            indexes(&db, &replaced).await,
+            "{table}"
+        );
+    }
+}
+
+/// The definitions of `table`'s indexes after their names: `USING btree (order_id)`, sorted.
+async fn indexes(db: &tokio_postgres::Client, table: &str) -> Vec<String> {
+    let mut definitions: Vec<String> = db
+        .query(
+            "SELECT substring(pg_get_indexdef(indexrelid) FROM ' USING .*$')
+             FROM pg_index WHERE indrelid = to_regclass($1)",
+            &[&table],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    definitions.sort();
+    assert!(!definitions.is_empty(), "{table} has no index");
+    definitions
 }
 
 #[tokio::test]

@@ -19,7 +19,7 @@
 //!   instead);
 //! - the three shadow tables are `UNLOGGED` while they are a scratch copy: their rows and
 //!   indexes write no WAL, most of what remains of writing a row once the secondary indexes
-//!   wait for the end (measured: rebuild 45k → 57k events/s, medians of 5). PostgreSQL empties
+//!   wait for the swap (measured: rebuild 45k → 57k events/s, medians of 5). PostgreSQL empties
 //!   unlogged tables after its own crash, all three at once, so a rebuild interrupted by a
 //!   database crash starts over from an empty shadow with no positions: discarded, never
 //!   inconsistent. Nothing the platform reads is unlogged: the swap makes them logged first;
@@ -36,9 +36,9 @@
 //! offset after the last event it applied in each partition (`order_views_positions`), and
 //! skips any event below it. The shadow has its own positions table, written the same way. The
 //! swap ([`swap`]) makes the shadow's tables logged (`SET LOGGED`, one write of each to the
-//! WAL, before any lock on the live ones), then locks the live tables, catches the shadow up to the end of the log (the
-//! locked projector cannot be further), checks that every shadow position is at or beyond the
-//! live one, and renames the shadow's three tables to the live names in that one transaction.
+//! WAL) and gives them the live tables' indexes, both before any lock on the live ones, then
+//! locks the live tables, catches the shadow up to the end of the log (the locked projector
+//! cannot be further), checks that every shadow position is at or beyond the live one, and renames the shadow's three tables to the live names in that one transaction.
 //! The projector's waiting transaction then runs against the new tables: it finds the shadow's
 //! positions, skips the events the shadow already holds (between its own Kafka offset and the
 //! shadow's position), and applies everything after. The previous live tables stay as
@@ -227,9 +227,10 @@ impl Shadow {
 
 /// Creates the shadow tables shaped like the live ones (dropping them first with `fresh`), with
 /// only the indexes a rebuild itself uses: the views' and positions' keys (the projector
-/// creates, locks and updates by them). The live tables' other indexes are added by
-/// [`index_shadow`] once the shadow has caught up: one sorted build per index instead of an
-/// index entry written per row, which is most of what writing a row costs. An existing shadow
+/// creates, locks and updates by them). The live tables' other indexes, which serve the API's
+/// queries, are added by [`index_shadow`] when the swap is about to make the shadow serve them:
+/// one sorted build per index instead of an index entry written per row, which is most of what
+/// writing a row costs, and none at all for a rebuild that is only verified. An existing shadow
 /// (an interrupted rebuild, resumed) is kept, and the ids of the events it holds are read.
 pub async fn prepare_shadow(
     db: &Db,
@@ -348,8 +349,7 @@ pub struct Source<'a> {
 }
 
 /// Rebuilds into `tables` from their recorded positions (or `start` where none) until caught
-/// up with the log, then gives them the live tables' indexes ([`index_shadow`]). `progress`:
-/// draw a progress bar.
+/// up with the log. `progress`: draw a progress bar.
 pub async fn rebuild(
     source: &Source<'_>,
     pool: &Pool,
@@ -400,7 +400,6 @@ pub async fn rebuild(
             break;
         }
     }
-    index_shadow(pool, db, tables).await?;
     stats.seconds = began.elapsed().as_secs_f64();
     stats.events_per_sec = stats.records as f64 / stats.seconds.max(1e-9);
     Ok(stats)
@@ -723,6 +722,9 @@ pub async fn swap(
         ))
         .await
         .map_err(|e| db.failed(e))?;
+    // The indexes the live tables serve queries by, after `SET LOGGED`, which rewrites a
+    // table's indexes with it. Also outside the lock.
+    index_shadow(pool, db, tables).await?;
     let tx = client.transaction().await.map_err(|e| db.failed(e))?;
     // In the order the projector's transactions take them (positions, views, events): one
     // holding the positions and waiting for the views while this held the views and waited for
