@@ -229,12 +229,16 @@ impl Kafka {
             .create()
             .map_err(self.failed("reader could not be created".into()))?;
         let mut list = TopicPartitionList::new();
-        let mut remaining = Vec::new();
+        let mut partitions = Vec::new();
         for r in ranges {
             if follow || r.start < r.end {
                 list.add_partition_offset(&r.topic, r.partition, Offset::Offset(r.start))
                     .map_err(self.failed(format!("assigning {}[{}]", r.topic, r.partition)))?;
-                remaining.push(((r.topic.clone(), r.partition), r.end));
+                partitions.push(Assigned {
+                    partition: (r.topic.clone(), r.partition),
+                    end: r.end,
+                    reading: true,
+                });
             }
         }
         if list.count() > 0 {
@@ -244,7 +248,8 @@ impl Kafka {
         }
         Ok(Reader {
             consumer,
-            remaining,
+            reading: partitions.len(),
+            partitions,
             follow,
             address: self.settings.bootstrap_servers.clone(),
         })
@@ -255,23 +260,42 @@ impl Kafka {
 /// order).
 pub struct Reader {
     consumer: StreamConsumer,
-    /// The end offset of each partition still being read: a few dozen at most, looked up by
-    /// the name each record borrows.
-    remaining: Vec<((String, i32), i64)>,
+    /// Every partition assigned, in the order of the ranges given: a few dozen at most, looked
+    /// up by the name each record borrows. A partition's index here is its **slot**.
+    partitions: Vec<Assigned>,
+    /// How many of them have records left to deliver before their ends.
+    reading: usize,
     follow: bool,
     address: String,
 }
 
+struct Assigned {
+    partition: (String, i32),
+    end: i64,
+    reading: bool,
+}
+
 impl Reader {
-    /// The partitions (topic, partition) with records left to deliver before their ends.
-    pub fn reading(&self) -> impl Iterator<Item = &(String, i32)> {
-        self.remaining.iter().map(|(partition, _)| partition)
+    /// The (topic, partition) of each slot.
+    pub fn partitions(&self) -> impl ExactSizeIterator<Item = &(String, i32)> {
+        self.partitions.iter().map(|a| &a.partition)
+    }
+
+    /// Whether the partition in `slot` has records left to deliver before its end.
+    pub fn is_reading(&self, slot: usize) -> bool {
+        self.partitions[slot].reading
     }
 
     /// The next record; `None` once every partition reached its end (never with `follow`).
     pub async fn next(&mut self) -> Result<Option<OwnedMessage>, CliError> {
+        Ok(self.next_slotted().await?.map(|(_, message)| message))
+    }
+
+    /// The next record with the slot of its partition; `None` once every partition reached
+    /// its end (never with `follow`).
+    pub async fn next_slotted(&mut self) -> Result<Option<(usize, OwnedMessage)>, CliError> {
         loop {
-            if !self.follow && self.remaining.is_empty() {
+            if !self.follow && self.reading == 0 {
                 return Ok(None);
             }
             let received = if self.follow {
@@ -280,7 +304,8 @@ impl Reader {
                 match tokio::time::timeout(IDLE_TIMEOUT, self.consumer.recv()).await {
                     Ok(received) => received,
                     Err(_) => {
-                        self.remaining.clear();
+                        self.partitions.iter_mut().for_each(|a| a.reading = false);
+                        self.reading = 0;
                         return Ok(None);
                     }
                 }
@@ -290,23 +315,27 @@ impl Reader {
                 what: "reading".into(),
                 source: source.into(),
             })?;
-            if self.follow {
-                return Ok(Some(message.detach()));
-            }
             let (topic, partition) = (message.topic(), message.partition());
-            let Some(at) = self
-                .remaining
+            let Some(slot) = self
+                .partitions
                 .iter()
-                .position(|((t, p), _)| t == topic && *p == partition)
+                .position(|a| a.partition.0 == topic && a.partition.1 == partition)
             else {
-                continue; // past the end of a finished partition
+                continue; // not assigned (never delivered)
             };
-            let end = self.remaining[at].1;
-            if message.offset() + 1 >= end {
-                self.remaining.swap_remove(at);
+            if self.follow {
+                return Ok(Some((slot, message.detach())));
             }
-            if message.offset() < end {
-                return Ok(Some(message.detach()));
+            let assigned = &mut self.partitions[slot];
+            if !assigned.reading {
+                continue; // past the end of a finished partition
+            }
+            if message.offset() + 1 >= assigned.end {
+                assigned.reading = false;
+                self.reading -= 1;
+            }
+            if message.offset() < assigned.end {
+                return Ok(Some((slot, message.detach())));
             }
         }
     }

@@ -27,7 +27,14 @@
 //!   the events the shadow holds in memory ([`Shadow`]), read back from its event table when it
 //!   resumes, as its inbox. A lookup in memory instead of an index on `event_id` written per
 //!   event and a query per batch; the price is some 20 to 40 bytes of memory per event;
-//! - undecodable records are counted and skipped, as the live projector dead-letters them.
+//! - undecodable records are counted and skipped, as the live projector dead-letters them;
+//! - the shadow's projector is its only writer ([`Projector::exclusive`]). Every event is keyed
+//!   by its order id, so with as many partitions on the three topics (the deployments' rule)
+//!   one order's events share a partition number, and the workers, split by partition number,
+//!   apply disjoint sets of orders (with unequal counts one worker applies all). So a view is
+//!   inserted without the speculative insertion a shared writer needs, and the rebuild numbers
+//!   the events itself instead of taking each number from the sequence; the swap moves the
+//!   sequence past them.
 //!
 //! # Swap
 //! `--swap` makes the shadow the live model while the platform keeps running, with no event
@@ -200,8 +207,13 @@ pub async fn run(settings: &Settings, out: &Out, args: ReplayArgs) -> Result<(),
 /// of a batch rolled back: [`prepare_shadow`] again before the next.
 pub struct Shadow {
     projector: Projector,
-    applied: Mutex<HashSet<Uuid>>,
+    applied: Mutex<EventIds>,
 }
+
+/// A set of event ids, hashed with foldhash: one insert per event read. SipHash, the default,
+/// resists chosen keys, which these are not (the platform's own random ids), and its inserts
+/// took 2.5 % of the tool's CPU time in a rebuild (perf).
+type EventIds = HashSet<Uuid, foldhash::fast::RandomState>;
 
 impl Shadow {
     pub fn tables(&self) -> &ViewTables {
@@ -252,17 +264,23 @@ pub async fn prepare_shadow(
         .await
         .map_err(|e| db.failed(e))?
         .get(0);
-    let mut applied = HashSet::new();
+    let mut applied = EventIds::default();
+    // The number of the last event recorded: the projector numbers the shadow's events itself.
+    let mut numbered = 0;
     if exists.is_some() {
         // An interrupted rebuild: resumed from its positions, with its events' ids.
         let ids = db
             .client
-            .query_raw(&format!("SELECT event_id FROM {events}"), Vec::<i32>::new())
+            .query_raw(
+                &format!("SELECT event_id, seq FROM {events}"),
+                Vec::<i32>::new(),
+            )
             .await
             .map_err(|e| db.failed(e))?;
         futures::pin_mut!(ids);
         while let Some(row) = ids.try_next().await.map_err(|e| db.failed(e))? {
             applied.insert(row.get(0));
+            numbered = numbered.max(row.get(1));
         }
     } else {
         db.client
@@ -278,7 +296,9 @@ pub async fn prepare_shadow(
             .map_err(|e| db.failed(e))?;
     }
     Ok(Arc::new(Shadow {
-        projector: Projector::new(tables),
+        // The shadow's only writer: the rebuild's workers apply disjoint sets of orders (see
+        // [`remaining`]), and the swap catches up alone.
+        projector: Projector::exclusive(tables, numbered),
         applied: Mutex::new(applied),
     }))
 }
@@ -362,13 +382,13 @@ pub async fn rebuild(
     let mut stats = Rebuilt::default();
     let began = Instant::now();
     loop {
-        let ranges = {
+        let remaining = {
             let client = pooled(pool, &db.address).await?;
             remaining(source.kafka, &client, tables, start)
                 .await
                 .map_err(|e| e.on(db))?
         };
-        let total: i64 = ranges.iter().map(|r| r.end - r.start).sum();
+        let total = remaining.records();
         if total == 0 {
             break;
         }
@@ -377,7 +397,8 @@ pub async fn rebuild(
         // Each worker a task of its own: reading, decoding and the projector's folding run on
         // every core, not only on the one polling this function.
         let mut workers = tokio::task::JoinSet::new();
-        for ranges in split_by_partition(ranges, WORKERS) {
+        let split = if remaining.aligned { WORKERS } else { 1 };
+        for ranges in split_by_partition(remaining.ranges, split) {
             let batches = Batches::new(source.kafka.reader(&ranges, false)?, source);
             let (pool, address) = (pool.clone(), db.address.clone());
             workers.spawn(work(batches, pool, address, shadow.clone(), bar.clone()));
@@ -407,7 +428,7 @@ pub async fn rebuild(
 
 /// `ranges` in `n` groups by partition number. With equal partition counts (the deployments'
 /// rule) one order's events on the three topics share a partition number, so the groups touch
-/// disjoint views; where they do not, the projector's row locks keep them correct.
+/// disjoint views.
 pub fn split_by_partition(ranges: Vec<Range>, n: usize) -> Vec<Vec<Range>> {
     let mut groups: Vec<Vec<Range>> = (0..n).map(|_| Vec::new()).collect();
     for range in ranges {
@@ -464,13 +485,31 @@ async fn commit(
     Ok(tx.commit().await?)
 }
 
-/// The slices of the three topics `tables` have not read yet, up to the current ends.
+/// What is left of the log to apply.
+struct Remaining {
+    /// The slices of the three topics not read yet, up to the current ends.
+    ranges: Vec<Range>,
+    /// Whether the three topics have as many partitions each. Every event is keyed by its
+    /// order id, so one order's events then share a partition number on the three topics, and
+    /// workers split by partition number ([`split_by_partition`]) apply disjoint sets of
+    /// orders, as the shadow's projector requires ([`Projector::exclusive`]). Otherwise one
+    /// worker applies all.
+    aligned: bool,
+}
+
+impl Remaining {
+    fn records(&self) -> i64 {
+        self.ranges.iter().map(|r| r.end - r.start).sum()
+    }
+}
+
+/// What `tables` have not read yet of the three topics, up to the current ends.
 async fn remaining(
     kafka: &Kafka,
     client: &impl deadpool_postgres::GenericClient,
     tables: &ViewTables,
     start: Start,
-) -> Result<Vec<Range>, BatchError> {
+) -> Result<Remaining, BatchError> {
     let recorded: HashMap<(String, i32), i64> = client
         .query(
             &format!(
@@ -484,8 +523,11 @@ async fn remaining(
         .map(|r| ((r.get(0), r.get(1)), r.get(2)))
         .collect();
     let mut ranges = Vec::new();
+    let mut counts = Vec::new();
     for topic in super::physical_topics(&kafka.settings, &[]) {
-        for range in kafka.ranges(&topic, start, None)? {
+        let all = kafka.ranges(&topic, start, None)?;
+        counts.push(all.len());
+        for range in all {
             let key = (range.topic.clone(), range.partition);
             let start = recorded.get(&key).copied().unwrap_or(range.start);
             if start < range.end {
@@ -493,7 +535,11 @@ async fn remaining(
             }
         }
     }
-    Ok(ranges)
+    counts.dedup();
+    Ok(Remaining {
+        ranges,
+        aligned: counts.len() <= 1,
+    })
 }
 
 /// A worker's records in batches of up to [`BATCH`], merged across its partitions in time
@@ -506,18 +552,22 @@ struct Batches {
     reader: Reader,
     registry: Arc<Registry>,
     registry_url: String,
-    /// Records read but not batched yet, per partition, in offset order. Sorted by name: equal
-    /// timestamps go by topic, the same way every time.
-    buffered: Vec<((String, i32), VecDeque<OwnedMessage>)>,
+    /// The reader's partitions, by slot ([`Reader::next_slotted`]).
+    partitions: Arc<[(String, i32)]>,
+    /// Records read but not batched yet, per slot, in offset order. Equal timestamps go by
+    /// slot (the order of the ranges), the same way every time.
+    buffered: Vec<VecDeque<OwnedMessage>>,
 }
 
 impl Batches {
     fn new(reader: Reader, source: &Source<'_>) -> Self {
+        let partitions: Arc<[(String, i32)]> = reader.partitions().cloned().collect();
         Batches {
+            buffered: partitions.iter().map(|_| VecDeque::new()).collect(),
+            partitions,
             reader,
             registry: source.registry.clone(),
             registry_url: source.registry_url.to_owned(),
-            buffered: Vec::new(),
         }
     }
 
@@ -530,22 +580,15 @@ impl Batches {
             records: batch.len() as u64,
             undecodable: 0,
             events: Vec::with_capacity(batch.len()),
-            next: BTreeMap::new(),
+            partitions: self.partitions.clone(),
+            next: vec![None; self.partitions.len()],
         };
-        for m in &batch {
+        for (slot, m) in &batch {
             // Decoding a batch takes milliseconds without waiting for anything: give way now
             // and then, so the commit beside it (same task) and the other workers send their
             // next statements as soon as the database answers.
             tokio::task::consume_budget().await;
-            match decoded.next.get_mut(m.topic()) {
-                Some(at) => {
-                    at.insert(m.partition(), m.offset() + 1);
-                }
-                None => {
-                    let at = BTreeMap::from([(m.partition(), m.offset() + 1)]);
-                    decoded.next.insert(m.topic().to_owned(), at);
-                }
-            }
+            decoded.next[*slot] = Some(m.offset() + 1);
             let Some(payload) = m.payload() else {
                 decoded.undecodable += 1;
                 continue;
@@ -570,48 +613,33 @@ impl Batches {
         Ok(Some(decoded))
     }
 
-    /// Where the records of a partition are buffered, or would be inserted.
-    fn find(&self, topic: &str, partition: i32) -> Result<usize, usize> {
-        self.buffered
-            .binary_search_by(|((t, p), _)| (t.as_str(), *p).cmp(&(topic, partition)))
-    }
-
-    fn queued(&self, topic: &str, partition: i32) -> Option<&VecDeque<OwnedMessage>> {
-        let at = self.find(topic, partition).ok()?;
-        Some(&self.buffered[at].1)
-    }
-
-    /// The next batch, the earliest records first; `None` once every partition is read.
-    async fn next(&mut self) -> Result<Option<Vec<OwnedMessage>>, CliError> {
+    /// The next batch (each record with its slot), the earliest records first; `None` once
+    /// every partition is read.
+    async fn next(&mut self) -> Result<Option<Vec<(usize, OwnedMessage)>>, CliError> {
         let mut batch = Vec::with_capacity(BATCH);
         while batch.len() < BATCH {
             // The earliest record is known once each partition still being read has its next
             // one at hand.
-            while self
-                .reader
-                .reading()
-                .any(|(t, p)| self.queued(t, *p).is_none_or(VecDeque::is_empty))
+            while (0..self.buffered.len())
+                .any(|slot| self.reader.is_reading(slot) && self.buffered[slot].is_empty())
             {
-                let Some(m) = self.reader.next().await? else {
+                let Some((slot, m)) = self.reader.next_slotted().await? else {
                     break;
                 };
-                match self.find(m.topic(), m.partition()) {
-                    Ok(at) => self.buffered[at].1.push_back(m),
-                    Err(at) => {
-                        let key = (m.topic().to_owned(), m.partition());
-                        self.buffered.insert(at, (key, VecDeque::from([m])));
-                    }
-                }
+                self.buffered[slot].push_back(m);
             }
             let earliest = self
                 .buffered
-                .iter_mut()
-                .map(|(_, q)| q)
-                .filter(|q| !q.is_empty())
-                .min_by_key(|q| q.front().and_then(|m| m.timestamp().to_millis()));
-            match earliest.and_then(VecDeque::pop_front) {
-                Some(m) => batch.push(m),
-                None => break,
+                .iter()
+                .enumerate()
+                .filter_map(|(slot, q)| Some((slot, q.front()?.timestamp().to_millis())))
+                .min_by_key(|(_, at)| *at)
+                .map(|(slot, _)| slot);
+            let Some(slot) = earliest else {
+                break;
+            };
+            if let Some(m) = self.buffered[slot].pop_front() {
+                batch.push((slot, m));
             }
         }
         Ok((!batch.is_empty()).then_some(batch))
@@ -662,8 +690,10 @@ struct Decoded {
     records: u64,
     undecodable: u64,
     events: Vec<InboundEvent>,
-    /// The offset after the batch in each partition it holds: topic → partition → offset.
-    next: BTreeMap<String, BTreeMap<i32, i64>>,
+    /// The partitions of the worker's reader, by slot.
+    partitions: Arc<[(String, i32)]>,
+    /// The offset after the batch in each slot's partition, where it holds any.
+    next: Vec<Option<i64>>,
 }
 
 /// Applies `batch` to `shadow`, with the positions after it, within `tx`.
@@ -676,9 +706,10 @@ async fn apply_batch(
     let fresh = shadow.fresh(&batch.events);
     // Past the skipped records too, so that a resumed rebuild does not read them again.
     let next: BTreeMap<(&str, i32), i64> = batch
-        .next
+        .partitions
         .iter()
-        .flat_map(|(topic, at)| at.iter().map(|(p, o)| ((topic.as_str(), *p), *o)))
+        .zip(&batch.next)
+        .filter_map(|((topic, partition), next)| Some(((topic.as_str(), *partition), (*next)?)))
         .collect();
     let applied = shadow.projector.apply_through(tx, &fresh, &next).await? as u64;
     stats.records += batch.records;
@@ -701,7 +732,8 @@ pub struct Swapped {
 /// wait; one in flight finishes first), catch the shadow up to the current end of every
 /// partition (the locked projector cannot be past it), check that the shadow's positions are at
 /// or beyond the live ones, then rename: live → `*_replaced`, shadow → live, with the live
-/// table's NOTIFY trigger and sequence carried over. At commit the waiting projector resolves
+/// table's NOTIFY trigger and sequence carried over (moved past the numbers the rebuild gave
+/// the shadow's events). At commit the waiting projector resolves
 /// the names again, finds the shadow's positions and skips what it holds (see
 /// [`order_service::handlers::projector`]).
 pub async fn swap(
@@ -739,7 +771,8 @@ pub async fn swap(
     let began = Instant::now();
     let ranges = remaining(source.kafka, &tx, tables, Start::Earliest)
         .await
-        .map_err(|e| e.on(db))?;
+        .map_err(|e| e.on(db))?
+        .ranges;
     let mut batches = Batches::new(source.kafka.reader(&ranges, false)?, source);
     while let Some(batch) = batches.decoded().await? {
         apply_batch(&tx, shadow, &batch, &mut caught_up)
@@ -786,7 +819,13 @@ pub async fn swap(
          ALTER TABLE {sp} RENAME TO {lp};"
     );
     if let Some(sequence) = sequence {
-        sql.push_str(&format!("ALTER SEQUENCE {sequence} OWNED BY {le}.seq;"));
+        // The rebuild numbered the shadow's events itself; the projector, numbering by the
+        // sequence from now on, must go on after them.
+        sql.push_str(&format!(
+            "SELECT setval('{sequence}', GREATEST((SELECT last_value FROM {sequence}),
+                                                  (SELECT max(seq) FROM {le})));
+             ALTER SEQUENCE {sequence} OWNED BY {le}.seq;"
+        ));
     }
     tx.batch_execute(&sql).await.map_err(|e| db.failed(e))?;
     tx.commit().await.map_err(|e| db.failed(e))?;

@@ -26,7 +26,9 @@
 //! the projector keep up with three topics and a rebuild run close to the speed of reading the
 //! log (a rebuild merges its topics in time order, so its batches hold most events of an order
 //! and it writes most views once). A rebuild also moves the positions past records it read but
-//! did not apply ([`Projector::apply_through`]), in the same statement.
+//! did not apply ([`Projector::apply_through`]), in the same statement. A rebuild is also the
+//! only writer of its tables ([`Projector::exclusive`]), which spares it the checks and the
+//! sequence that writers sharing the live tables need.
 
 use crate::domain::status::{CancellationStatus, Facts};
 use platform::{
@@ -35,7 +37,11 @@ use platform::{
     outbox, telemetry,
 };
 use schemas::{PaymentStatus, ShipmentStatus};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::{
+    collections::{BTreeMap, HashMap, HashSet},
+    sync::atomic::{AtomicI64, Ordering},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
@@ -50,9 +56,13 @@ pub struct ViewTables {
     pub positions: String,
     lock_positions: String,
     insert: String,
+    /// `insert` for the only writer of the tables (see [`Projector::exclusive`]).
+    insert_alone: String,
     select: String,
     update: String,
     record: String,
+    /// `record` with the events' numbers given (`$9`).
+    record_numbered: String,
     advance: String,
 }
 
@@ -81,6 +91,18 @@ impl ViewTables {
                                UNNEST($10::int8[]) AS version,
                                UNNEST($11::text[]) AS cancellation_request,
                                UNNEST($12::text[]) AS cancellation_rejected_reason) u";
+        let insert = format!(
+            "INSERT INTO {views} (order_id, status, cancellation_reason, payment_id,
+                    payment_status, payment_amount, decline_reason, shipment_id,
+                    shipment_status, version, cancellation_request,
+                    cancellation_rejected_reason, order_created_at)
+             SELECT u.*, o.created_at
+             FROM {written}
+             LEFT JOIN orders o USING (order_id)"
+        );
+        let recorded = "SELECT UNNEST($1::uuid[]), UNNEST($2::uuid[]), UNNEST($3::text[]),
+                               UNNEST($4::text[]), UNNEST($5::int[]), UNNEST($6::int8[]),
+                               UNNEST($7::timestamptz[]), UNNEST($8::text[])";
         ViewTables {
             lock_positions: format!(
                 "SELECT p.topic, p.kafka_partition, p.next_offset
@@ -93,17 +115,11 @@ impl ViewTables {
             // batch's events folded in (the same columns as `update`). The live ones exist
             // already (order placement writes them); a rebuild's are new and copy their order's
             // creation time, the key of the status lists.
-            insert: format!(
-                "INSERT INTO {views} (order_id, status, cancellation_reason, payment_id,
-                        payment_status, payment_amount, decline_reason, shipment_id,
-                        shipment_status, version, cancellation_request,
-                        cancellation_rejected_reason, order_created_at)
-                 SELECT u.*, o.created_at
-                 FROM {written}
-                 LEFT JOIN orders o USING (order_id)
-                 ON CONFLICT (order_id) DO NOTHING
-                 RETURNING order_id"
-            ),
+            insert: format!("{insert} ON CONFLICT (order_id) DO NOTHING RETURNING order_id"),
+            // No other writer can insert a view meanwhile: a plain insert, which costs about
+            // half of a speculative one (measured in PostgreSQL alone: 68 against 120 ms for
+            // 30,000 views).
+            insert_alone: format!("{insert} RETURNING order_id"),
             select: format!(
                 "SELECT order_id, cancellation_reason, payment_id, payment_status, payment_amount,
                         decline_reason, shipment_id, shipment_status, version,
@@ -126,9 +142,14 @@ impl ViewTables {
             record: format!(
                 "INSERT INTO {events} (order_id, event_id, event_type, topic,
                         kafka_partition, kafka_offset, occurred_at, trace_id)
-                 SELECT UNNEST($1::uuid[]), UNNEST($2::uuid[]), UNNEST($3::text[]),
-                        UNNEST($4::text[]), UNNEST($5::int[]), UNNEST($6::int8[]),
-                        to_timestamp(UNNEST($7::float8[]) / 1000), UNNEST($8::text[])"
+                 {recorded}"
+            ),
+            // The sequence behind `seq` takes a buffer lock per number (measured in PostgreSQL
+            // alone: 134 against 86 ms for 90,000 events with the numbers given).
+            record_numbered: format!(
+                "INSERT INTO {events} (order_id, event_id, event_type, topic,
+                        kafka_partition, kafka_offset, occurred_at, trace_id, seq)
+                 {recorded}, UNNEST($9::int8[])"
             ),
             advance: format!(
                 "INSERT INTO {positions} (topic, kafka_partition, next_offset)
@@ -145,11 +166,32 @@ impl ViewTables {
 
 pub struct Projector {
     tables: ViewTables,
+    /// For the only writer of the tables ([`Projector::exclusive`]): the last number given to
+    /// an event.
+    numbered: Option<AtomicI64>,
 }
 
 impl Projector {
+    /// A projector among others writing `tables` (the live read model: the projector's
+    /// instances, each on some of the partitions): a view is inserted only if none was
+    /// meanwhile, and events are numbered by the events table's sequence.
     pub fn new(tables: ViewTables) -> Self {
-        Projector { tables }
+        Projector {
+            tables,
+            numbered: None,
+        }
+    }
+
+    /// A projector that is the only writer of `tables`, and whose callers never apply events
+    /// of one order in two transactions at once (a rebuild into its shadow, whose workers read
+    /// disjoint sets of orders): it inserts views without checking for one inserted meanwhile,
+    /// and numbers the events itself, from `after + 1`. Whoever makes the tables shared again
+    /// moves their sequence past the numbers given (`replay read-model --swap`).
+    pub fn exclusive(tables: ViewTables, after: i64) -> Self {
+        Projector {
+            tables,
+            numbered: Some(AtomicI64::new(after)),
+        }
     }
 
     pub fn tables(&self) -> &ViewTables {
@@ -226,7 +268,11 @@ impl Projector {
                 None => created.entry(id).or_default().apply(&e.event),
             }
         }
-        let insert = tx.prepare_cached(&self.tables.insert).await?;
+        let insert = match self.numbered {
+            Some(_) => &self.tables.insert_alone,
+            None => &self.tables.insert,
+        };
+        let insert = tx.prepare_cached(insert).await?;
         let inserted: HashSet<Uuid> = self
             .write_views(tx, &insert, &created)
             .await?
@@ -359,30 +405,49 @@ impl Projector {
         let topics: Vec<&str> = events.iter().map(|e| e.topic.as_str()).collect();
         let partitions: Vec<i32> = events.iter().map(|e| e.partition).collect();
         let offsets: Vec<i64> = events.iter().map(|e| e.offset).collect();
-        let occurred: Vec<f64> = events
+        let occurred: Vec<SystemTime> = events
             .iter()
-            .map(|e| e.event.header().occurred_at as f64)
+            .map(|e| at_millis(e.event.header().occurred_at))
             .collect();
         let traces: Vec<Option<&str>> = events
             .iter()
             .map(|e| e.traceparent.as_deref().and_then(telemetry::trace_id))
             .collect();
-        let record = tx.prepare_cached(&self.tables.record).await?;
-        tx.execute(
-            &record,
-            &[
-                &order_ids,
-                &event_ids,
-                &types,
-                &topics,
-                &partitions,
-                &offsets,
-                &occurred,
-                &traces,
-            ],
-        )
-        .await?;
+        let mut columns: Vec<&(dyn ToSql + Sync)> = vec![
+            &order_ids,
+            &event_ids,
+            &types,
+            &topics,
+            &partitions,
+            &offsets,
+            &occurred,
+            &traces,
+        ];
+        let numbers: Vec<i64>;
+        let record = match &self.numbered {
+            Some(last) => {
+                let n = events.len() as i64;
+                let first = last.fetch_add(n, Ordering::Relaxed) + 1;
+                numbers = (first..first + n).collect();
+                columns.push(&numbers);
+                &self.tables.record_numbered
+            }
+            None => &self.tables.record,
+        };
+        let record = tx.prepare_cached(record).await?;
+        tx.execute(&record, &columns).await?;
         Ok(())
+    }
+}
+
+/// The time `ms` milliseconds after the Unix epoch (before it, if negative): sent as a
+/// `timestamptz` as it is, where a number of seconds would be divided and converted per row.
+fn at_millis(ms: i64) -> SystemTime {
+    let since = Duration::from_millis(ms.unsigned_abs());
+    if ms >= 0 {
+        UNIX_EPOCH + since
+    } else {
+        UNIX_EPOCH - since
     }
 }
 
