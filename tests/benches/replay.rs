@@ -3,12 +3,14 @@
 //!
 //! With the infra up: `cargo bench -p orderflow-tests --bench replay`. Knobs: `BENCH_ORDERS`
 //! (default 10,000) orders per run, three events each (placed, authorized, scheduled, on the
-//! three topics), `BENCH_REPS` (default 3) runs.
+//! three topics), `BENCH_REPS` (default 3) runs, `BENCH_ROUNDS` (default 3) rounds per run.
 //!
 //! # One run
 //! A fresh database with order-service's tables and a fresh Kafka namespace. The events are
-//! written to the outbox and published by the relay, as the services would. Not timed. Then,
-//! in an order that rotates from run to run:
+//! written to the outbox and published by the relay, as the services would. Not timed. Then
+//! rounds of three measurements of the same log, each round in an order that rotates (a
+//! measurement of 30,000 events lasts a fraction of a second, so one moment of a neighbour's
+//! load swings it; rounds are cheap beside publishing):
 //! - **Raw consume + decode, one reader**: the tool's reader (by assignment, all partitions of
 //!   the three topics from the beginning) and [`Registry::decode`] of every record, nothing
 //!   else.
@@ -46,12 +48,28 @@ use schemas::{DomainEvent, EventHeader, PaymentAuthorized, ShipmentScheduled, To
 use std::sync::Arc;
 use tokio::time::Instant;
 
-/// The figures of one run, in events per second.
-#[derive(Default)]
-struct Run {
-    rebuild: f64,
-    raw: f64,
-    raw_split: f64,
+/// What is measured, in the order of the first round.
+#[derive(Clone, Copy)]
+enum What {
+    Raw,
+    RawSplit,
+    Rebuild,
+}
+
+impl What {
+    /// The `n`th measurement of a run of rounds: each round in a rotated order.
+    fn nth(n: usize) -> What {
+        let round = n / 3;
+        [What::Raw, What::RawSplit, What::Rebuild][(n + round) % 3]
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            What::Raw => "raw, one reader",
+            What::RawSplit => "raw, split",
+            What::Rebuild => "rebuild",
+        }
+    }
 }
 
 /// CPU seconds used so far by this process and by every PostgreSQL process (Linux `/proc`).
@@ -89,13 +107,12 @@ impl Cpu {
         Cpu { bench, postgres }
     }
 
-    /// Microseconds per event of each since `before`, as printed.
-    fn per_event(self, before: Cpu, events: u64) -> String {
+    /// Microseconds per event of each since `before`: (this process, PostgreSQL).
+    fn per_event(self, before: Cpu, events: u64) -> (f64, f64) {
         let us = |s: f64| s * 1e6 / events as f64;
-        format!(
-            "this process {:.1} µs/event, PostgreSQL {:.1} µs/event",
+        (
             us(self.bench - before.bench),
-            us(self.postgres - before.postgres)
+            us(self.postgres - before.postgres),
         )
     }
 }
@@ -104,15 +121,16 @@ impl Cpu {
 async fn main() {
     let orders = knob("BENCH_ORDERS", 10_000) as usize;
     let reps = knob("BENCH_REPS", 3) as usize;
+    let rounds = knob("BENCH_ROUNDS", 3) as usize;
     let env = Env::from_env();
     println!(
-        "replay bench: {orders} orders ({} events) per run, {reps} runs (Kafka {})",
+        "replay bench: {orders} orders ({} events) per run, {reps} runs of {rounds} rounds (Kafka {})",
         3 * orders,
         env.kafka
     );
     let mut report = Report::start(
         "replay",
-        serde_json::json!({"orders": orders, "reps": reps}),
+        serde_json::json!({"orders": orders, "reps": reps, "rounds": rounds}),
     );
     let mut one = Comparison::new("rebuild", "raw consume+decode, one reader", "ev/s");
     let mut split = Comparison::new(
@@ -120,14 +138,25 @@ async fn main() {
         &format!("raw consume+decode, {} readers", replay::WORKERS),
         "ev/s",
     );
-    for rep in 0..reps {
+    let mut cpu: [Vec<(f64, f64)>; 3] = Default::default();
+    for _ in 0..reps {
         let iso = Isolated::new(env.clone(), &[]).await;
-        let figures = run(&iso, orders, rep).await;
-        one.measured.push(figures.rebuild);
-        one.baseline.push(figures.raw);
-        split.measured.push(figures.rebuild);
-        split.baseline.push(figures.raw_split);
+        for (rate, raw, raw_split) in run(&iso, orders, rounds, &mut cpu).await {
+            one.measured.push(rate);
+            one.baseline.push(raw);
+            split.measured.push(rate);
+            split.baseline.push(raw_split);
+        }
         common::delete_namespace(&env, &iso.namespace).await;
+    }
+    for what in [What::Raw, What::RawSplit, What::Rebuild] {
+        let (bench, postgres): (Vec<f64>, Vec<f64>) = cpu[what as usize].iter().copied().unzip();
+        println!(
+            "CPU of {}, medians: this process {:.1} µs/event, PostgreSQL {:.1} µs/event",
+            what.name(),
+            common::median(&bench),
+            common::median(&postgres)
+        );
     }
     for comparison in [&one, &split] {
         comparison.print();
@@ -136,8 +165,15 @@ async fn main() {
     report.finish();
 }
 
-/// One run; `rep` rotates the order of its three measurements.
-async fn run(iso: &Isolated, orders: usize, rep: usize) -> Run {
+/// One run of `rounds` rounds: (rebuild, raw with one reader, raw split) in events per second
+/// for each round, and the CPU time per event of each measurement added to `cpu` (this process,
+/// PostgreSQL).
+async fn run(
+    iso: &Isolated,
+    orders: usize,
+    rounds: usize,
+    cpu: &mut [Vec<(f64, f64)>; 3],
+) -> Vec<(f64, f64, f64)> {
     let settings = iso.settings();
     let platform = Platform::build(settings.clone(), order_service::startup::MIGRATIONS)
         .await
@@ -146,12 +182,11 @@ async fn run(iso: &Isolated, orders: usize, rep: usize) -> Run {
 
     let kafka = Kafka::connect(&settings.kafka).expect("Kafka");
     let registry = Arc::new(Registry::new(&settings.registry).expect("registry client"));
-    let db = Db::connect(&ServiceDb {
+    let orders_db = ServiceDb {
         service: "order-service",
         url: settings.database.url.clone(),
-    })
-    .await
-    .expect("database");
+    };
+    let db = Db::connect(&orders_db).await.expect("database");
     let source = Source {
         kafka: &kafka,
         registry: registry.clone(),
@@ -198,59 +233,65 @@ async fn run(iso: &Isolated, orders: usize, rep: usize) -> Run {
             expected as f64 / start.elapsed().as_secs_f64()
         }
     };
+    // As the tool runs it: its own connections, made by the rebuild as it needs them. (One
+    // pool for every round rebuilt slower each round: PostgreSQL's time per event grew from 3
+    // to 8 to 11 µs on connections that had written the shadow tables dropped since.)
     let rebuild = || async {
         let shadow = replay::prepare_shadow(&db, replay::shadow_tables(), true)
             .await
             .expect("shadow tables");
-        let rebuilt = replay::rebuild(
-            &source,
-            &platform.pool,
-            &db,
-            &shadow,
-            Start::Earliest,
-            false,
-        )
-        .await
-        .expect("rebuilt");
+        let pool = replay::connections(&orders_db, &db).expect("pool");
+        let rebuilt = replay::rebuild(&source, &pool, &db, &shadow, Start::Earliest, false)
+            .await
+            .expect("rebuilt");
         assert_eq!(rebuilt.applied, expected);
-        (rebuilt.events_per_sec, shadow)
+        (rebuilt.events_per_sec, shadow, pool)
     };
-    let mut figures = Run::default();
-    let mut indexed = None;
-    for step in 0..3 {
+    let mut rates = vec![[0.0; 3]; rounds];
+    let mut indexing = Vec::new();
+    // Kept until the run ends: a PostgreSQL backend that exits takes its CPU time out of the
+    // sum over `/proc` during whichever measurement follows.
+    let mut pools = Vec::new();
+    for n in 0..3 * rounds {
+        let what = What::nth(n);
         let before = Cpu::now();
-        let what = match (rep + step) % 3 {
-            0 => {
-                figures.raw = raw(1).await;
-                "raw, one reader"
-            }
-            1 => {
-                figures.raw_split = raw(replay::WORKERS).await;
-                "raw, split"
-            }
-            _ => {
-                let (rate, shadow) = rebuild().await;
-                figures.rebuild = rate;
-                indexed = Some(shadow);
-                "rebuild"
+        rates[n / 3][what as usize] = match what {
+            What::Raw => raw(1).await,
+            What::RawSplit => raw(replay::WORKERS).await,
+            What::Rebuild => {
+                let (rate, shadow, pool) = rebuild().await;
+                cpu[what as usize].push(Cpu::now().per_event(before, expected));
+                let began = Instant::now();
+                replay::index_shadow(&pool, &db, shadow.tables())
+                    .await
+                    .expect("shadow indexed");
+                indexing.push(began.elapsed().as_secs_f64() * 1e3);
+                pools.push(pool);
+                rate
             }
         };
-        println!(
-            "    CPU of {what}: {}",
-            Cpu::now().per_event(before, expected)
-        );
-        if let Some(shadow) = indexed.take() {
-            let indexing = Instant::now();
-            replay::index_shadow(&platform.pool, &db, shadow.tables())
-                .await
-                .expect("shadow indexed");
-            println!(
-                "    then the indexes for serving, built by a swap: {:.0} ms",
-                indexing.elapsed().as_secs_f64() * 1e3
-            );
+        if !matches!(what, What::Rebuild) {
+            cpu[what as usize].push(Cpu::now().per_event(before, expected));
         }
     }
-    figures
+    println!(
+        "    rebuilds {:?} ev/s, then the indexes for serving, built by a swap: {:.0} ms (median)",
+        rates
+            .iter()
+            .map(|r| r[What::Rebuild as usize] as u64)
+            .collect::<Vec<_>>(),
+        common::median(&indexing)
+    );
+    rates
+        .iter()
+        .map(|r| {
+            (
+                r[What::Rebuild as usize],
+                r[What::Raw as usize],
+                r[What::RawSplit as usize],
+            )
+        })
+        .collect()
 }
 
 /// Writes `orders` orders' three events to the outbox and lets the relay publish them all.

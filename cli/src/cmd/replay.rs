@@ -60,7 +60,7 @@
 use crate::{
     kafka::{Kafka, Range, Reader, Start},
     output::{Out, Progress},
-    settings::{Db, Settings, CONNECT_TIMEOUT},
+    settings::{Db, ServiceDb, Settings, CONNECT_TIMEOUT},
     CliError,
 };
 use futures::TryStreamExt;
@@ -151,11 +151,7 @@ pub async fn run(settings: &Settings, out: &Out, args: ReplayArgs) -> Result<(),
     let orders = &settings.databases[0];
     // A check with a deadline first: the pool itself connects lazily.
     let db = Db::connect(orders).await?;
-    let pool_settings = DatabaseSettings::new(orders.url.clone(), WORKERS + 1);
-    let pool = platform::db::pool(&pool_settings).map_err(|e| CliError::DatabaseUnreachable {
-        address: db.address.clone(),
-        reason: platform::error_chain(&e),
-    })?;
+    let pool = connections(orders, &db)?;
     let shadow = prepare_shadow(&db, shadow_tables(), args.fresh).await?;
     let tables = shadow.tables();
     let source = Source {
@@ -200,6 +196,16 @@ pub async fn run(settings: &Settings, out: &Out, args: ReplayArgs) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// The connections a rebuild and a swap use, to the database of `orders` (`db`, connected):
+/// one per worker and one more. Made as they are first needed.
+pub fn connections(orders: &ServiceDb, db: &Db) -> Result<Pool, CliError> {
+    let settings = DatabaseSettings::new(orders.url.clone(), WORKERS + 1);
+    platform::db::pool(&settings).map_err(|e| CliError::DatabaseUnreachable {
+        address: db.address.clone(),
+        reason: platform::error_chain(&e),
+    })
 }
 
 /// A rebuild's shadow tables, with the ids of the events they hold: the rebuild's inbox, kept
