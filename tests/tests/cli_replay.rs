@@ -118,6 +118,18 @@ async fn wait_settled(db: &tokio_postgres::Client, orders: usize) {
     .await;
 }
 
+/// Waits until the live view has `orders` orders, each settled, then rebuilds a fresh shadow
+/// and verifies it against the live one: no difference.
+async fn assert_settled_and_rebuilt(cli: &Orderflow, db: &tokio_postgres::Client, orders: usize) {
+    wait_settled(db, orders).await;
+    assert_verified(
+        cli,
+        &["replay", "read-model", "--fresh", "--verify"],
+        orders,
+    )
+    .await;
+}
+
 /// Rebuilds and verifies; asserts no difference and `orders` orders on both sides.
 async fn assert_verified(cli: &Orderflow, args: &[&str], orders: usize) {
     let lines = cli.json(args).await;
@@ -194,13 +206,7 @@ async fn a_swap_under_traffic_loses_nothing_and_applies_nothing_twice() {
 
     // Every order settled exactly (version 3: nothing lost, nothing twice), and equal to an
     // independent rebuild of the log.
-    wait_settled(&db, orders).await;
-    assert_verified(
-        &cli,
-        &["replay", "read-model", "--fresh", "--verify"],
-        orders,
-    )
-    .await;
+    assert_settled_and_rebuilt(&cli, &db, orders).await;
     assert_eq!(
         digest(&db, "order_views").await,
         digest(&db, "order_views_rebuild").await
@@ -383,12 +389,6 @@ async fn a_rebuild_of_topics_with_unequal_partition_counts_matches_the_live_read
     let db = services.iso.client().await;
     let orders = 300;
     place(&services, orders).await;
-    wait_settled(&db, orders).await;
 
-    assert_verified(
-        &cli,
-        &["replay", "read-model", "--fresh", "--verify"],
-        orders,
-    )
-    .await;
+    assert_settled_and_rebuilt(&cli, &db, orders).await;
 }
