@@ -16,7 +16,8 @@
 //!   else.
 //! - **Raw consume + decode, split as the rebuild**: the same, with the partitions split over
 //!   as many readers as the rebuild has workers ([`replay::WORKERS`]), by the rebuild's own
-//!   [`replay::split_by_partition`], each a task of its own. The rebuild reads and decodes on every core; this baseline may too.
+//!   [`replay::split_by_partition`], each a task of its own. The rebuild reads and decodes on
+//!   every core; this baseline may too.
 //! - **Rebuild**: [`replay::rebuild`] into fresh shadow tables: the same reading and decoding,
 //!   plus order-service's projector applying every event and the positions, one transaction
 //!   per batch. The indexes the API's queries need are built by the swap, not the rebuild
@@ -25,7 +26,7 @@
 //! Each is timed from its start to its last record (the rebuild: to its last commit). The
 //! target, rebuild ≥ 50 % of raw decode, is judged against both baselines.
 //!
-//! Beside the rates, each measurement prints the CPU time it took per event, of this process
+//! Beside the rates, the bench prints the median CPU time per event of each, of this process
 //! (reading, decoding, the projector's folding) and of PostgreSQL's processes: on a shared
 //! machine these move far less than the rates, and they say where a rebuild's time goes.
 

@@ -45,7 +45,8 @@
 //! swap ([`swap`]) makes the shadow's tables logged (`SET LOGGED`, one write of each to the
 //! WAL) and gives them the live tables' indexes, both before any lock on the live ones, then
 //! locks the live tables, catches the shadow up to the end of the log (the locked projector
-//! cannot be further), checks that every shadow position is at or beyond the live one, and renames the shadow's three tables to the live names in that one transaction.
+//! cannot be further), checks that every shadow position is at or beyond the live one, and
+//! renames the shadow's three tables to the live names in that one transaction.
 //! The projector's waiting transaction then runs against the new tables: it finds the shadow's
 //! positions, skips the events the shadow already holds (between its own Kafka offset and the
 //! shadow's position), and applies everything after. The previous live tables stay as
