@@ -2,7 +2,7 @@
 //! flowing, the rebuilt shadow matches the live read model once caught up, the live tables are
 //! never written, and a second rebuild of the same log gives identical tables; `--swap` under
 //! traffic hands over without losing or doubling an event; topics with unequal partition counts
-//! rebuild as well.
+//! rebuild as well; a second rebuild is refused while one holds the shadow.
 
 use futures::{stream, StreamExt};
 use orderflow_tests::{
@@ -391,4 +391,48 @@ async fn a_rebuild_of_topics_with_unequal_partition_counts_matches_the_live_read
     place(&services, orders).await;
 
     assert_settled_and_rebuilt(&cli, &db, orders).await;
+}
+
+#[tokio::test]
+async fn a_second_rebuild_is_refused_while_one_holds_the_shadow() {
+    let services = Services::start().await;
+    let cli = Orderflow::for_services(&services);
+    let placed = services.place(&order_body(&customer(), 1_000)).await;
+    services
+        .wait_until_scheduled(placed["order_id"].as_str().unwrap())
+        .await;
+    // The lock a running rebuild holds, taken by the test's own session.
+    let holder = services.iso.client().await;
+    holder
+        .execute(
+            "SELECT pg_advisory_lock(hashtext('order_views_rebuild'))",
+            &[],
+        )
+        .await
+        .unwrap();
+
+    let refused = cli.run(&["replay", "read-model", "--fresh"]).await;
+    assert_eq!(refused.code, Some(1), "{refused:#?}");
+    assert!(
+        refused
+            .stderr
+            .contains("another rebuild of order_views_rebuild is running"),
+        "{refused:#?}"
+    );
+    let shadow: Option<String> = holder
+        .query_one("SELECT to_regclass('order_views_rebuild')::text", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(shadow, None, "the refused rebuild created no shadow");
+
+    // Once the other rebuild is gone, this one runs.
+    holder
+        .execute(
+            "SELECT pg_advisory_unlock(hashtext('order_views_rebuild'))",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_verified(&cli, &["replay", "read-model", "--fresh", "--verify"], 1).await;
 }

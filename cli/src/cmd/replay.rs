@@ -34,7 +34,8 @@
 //!   apply disjoint sets of orders (with unequal counts one worker applies all). So a view is
 //!   inserted without the speculative insertion a shared writer needs, and the rebuild numbers
 //!   the events itself instead of taking each number from the sequence; the swap moves the
-//!   sequence past them.
+//!   sequence past them. A second rebuild is refused while one holds the shadow (an advisory
+//!   lock of the tool's session, see [`prepare_shadow`]).
 //!
 //! # Swap
 //! `--swap` makes the shadow the live model while the platform keeps running, with no event
@@ -251,12 +252,27 @@ impl Shadow {
 /// one sorted build per index instead of an index entry written per row, which is most of what
 /// writing a row costs, and none at all for a rebuild that is only verified. An existing shadow
 /// (an interrupted rebuild, resumed) is kept, and the ids of the events it holds are read.
+/// Refused while another rebuild holds the shadow.
 pub async fn prepare_shadow(
     db: &Db,
     tables: ViewTables,
     fresh: bool,
 ) -> Result<Arc<Shadow>, CliError> {
     let (views, events, positions) = (&tables.views, &tables.events, &tables.positions);
+    // The shadow's projector must be its only writer: one rebuild at a time, held by `db`'s
+    // session (the tool's own connection, open until it exits) and released with it.
+    let alone: bool = db
+        .client
+        .query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[views])
+        .await
+        .map_err(|e| db.failed(e))?
+        .get(0);
+    if !alone {
+        return Err(CliError::Refused(format!(
+            "another rebuild of {views} is running (it holds the advisory lock \
+             hashtext('{views}')); nothing changed"
+        )));
+    }
     if fresh {
         db.client
             .batch_execute(&format!(
