@@ -142,11 +142,12 @@ async fn main() {
     let mut cpu: [Vec<(f64, f64)>; 3] = Default::default();
     for _ in 0..reps {
         let iso = Isolated::new(env.clone(), &[]).await;
-        for (rate, raw, raw_split) in run(&iso, orders, rounds, &mut cpu).await {
-            one.measured.push(rate);
-            one.baseline.push(raw);
-            split.measured.push(rate);
-            split.baseline.push(raw_split);
+        for rates in run(&iso, orders, rounds, &mut cpu).await {
+            let rebuild = rates[What::Rebuild as usize];
+            one.measured.push(rebuild);
+            one.baseline.push(rates[What::Raw as usize]);
+            split.measured.push(rebuild);
+            split.baseline.push(rates[What::RawSplit as usize]);
         }
         common::delete_namespace(&env, &iso.namespace).await;
     }
@@ -166,15 +167,14 @@ async fn main() {
     report.finish();
 }
 
-/// One run of `rounds` rounds: (rebuild, raw with one reader, raw split) in events per second
-/// for each round, and the CPU time per event of each measurement added to `cpu` (this process,
-/// PostgreSQL).
+/// One run of `rounds` rounds: each round's rates in events per second, indexed by [`What`],
+/// and the CPU time per event of each measurement added to `cpu` (this process, PostgreSQL).
 async fn run(
     iso: &Isolated,
     orders: usize,
     rounds: usize,
     cpu: &mut [Vec<(f64, f64)>; 3],
-) -> Vec<(f64, f64, f64)> {
+) -> Vec<[f64; 3]> {
     let settings = iso.settings();
     let platform = Platform::build(settings.clone(), order_service::startup::MIGRATIONS)
         .await
@@ -256,23 +256,23 @@ async fn run(
     for n in 0..3 * rounds {
         let what = What::nth(n);
         let before = Cpu::now();
-        rates[n / 3][what as usize] = match what {
-            What::Raw => raw(1).await,
-            What::RawSplit => raw(replay::WORKERS).await,
+        let (rate, rebuilt) = match what {
+            What::Raw => (raw(1).await, None),
+            What::RawSplit => (raw(replay::WORKERS).await, None),
             What::Rebuild => {
                 let (rate, shadow, pool) = rebuild().await;
-                cpu[what as usize].push(Cpu::now().per_event(before, expected));
-                let began = Instant::now();
-                replay::index_shadow(&pool, &db, shadow.tables())
-                    .await
-                    .expect("shadow indexed");
-                indexing.push(began.elapsed().as_secs_f64() * 1e3);
-                pools.push(pool);
-                rate
+                (rate, Some((shadow, pool)))
             }
         };
-        if !matches!(what, What::Rebuild) {
-            cpu[what as usize].push(Cpu::now().per_event(before, expected));
+        cpu[what as usize].push(Cpu::now().per_event(before, expected));
+        rates[n / 3][what as usize] = rate;
+        if let Some((shadow, pool)) = rebuilt {
+            let began = Instant::now();
+            replay::index_shadow(&pool, &db, shadow.tables())
+                .await
+                .expect("shadow indexed");
+            indexing.push(began.elapsed().as_secs_f64() * 1e3);
+            pools.push(pool);
         }
     }
     println!(
@@ -284,15 +284,6 @@ async fn run(
         common::median(&indexing)
     );
     rates
-        .iter()
-        .map(|r| {
-            (
-                r[What::Rebuild as usize],
-                r[What::Raw as usize],
-                r[What::RawSplit as usize],
-            )
-        })
-        .collect()
 }
 
 /// Writes `orders` orders' three events to the outbox and lets the relay publish them all.

@@ -40,11 +40,6 @@ async fn digest(db: &tokio_postgres::Client, table: &str) -> (i64, String) {
     (row.get(0), row.get(1))
 }
 
-/// Places [`BURST`] orders, 16 at a time.
-async fn burst(services: &Arc<Services>) {
-    place(services, BURST).await;
-}
-
 /// Places `orders` orders, 16 at a time.
 async fn place(services: &Arc<Services>, orders: usize) {
     let customer = customer();
@@ -147,7 +142,7 @@ async fn a_rebuild_under_traffic_matches_the_live_read_model_once_caught_up() {
     let services = Arc::new(Services::start().await);
     let cli = Orderflow::for_services(&services);
     let db = services.iso.client().await;
-    burst(&services).await;
+    place(&services, BURST).await;
 
     // Traffic goes on while the shadow is built.
     let traffic = Traffic::start(&services);
@@ -181,7 +176,7 @@ async fn a_swap_under_traffic_loses_nothing_and_applies_nothing_twice() {
     let services = Arc::new(Services::start().await);
     let cli = Orderflow::for_services(&services);
     let db = services.iso.client().await;
-    burst(&services).await;
+    place(&services, BURST).await;
 
     let traffic = Traffic::start(&services);
     let swapped = cli
@@ -305,7 +300,7 @@ async fn an_interrupted_rebuild_leaves_the_live_model_alone_and_resumes_where_it
     let services = Arc::new(Services::start().await);
     let cli = Orderflow::for_services(&services);
     let db = services.iso.client().await;
-    burst(&services).await;
+    place(&services, BURST).await;
     wait_settled(&db, BURST).await;
     let live = digest(&db, "order_views").await;
     let mut records = 0;
