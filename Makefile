@@ -14,6 +14,7 @@
 #   make chaos [CHAOS_SEED=n] [CHAOS_SECS=s]   faults under load on a private stack, then an oracle
 #   make chaos-short             the fixed-seed short chaos run CI runs after make test
 #   make chart-check             helm lint, schema validation and tests of the chart
+#   make scripts-check           shellcheck over every script, and the scripts' own tests
 #   make images | images-check   service images (podman); run them against the stack
 #   make kind-up | kind-down     orderflow on a kind cluster (needs Docker or podman)
 #   make grpcurl                 the grpcurl the gRPC tests call (cached outside the clone)
@@ -41,7 +42,7 @@ TEST_ARGS ?=
 TEST_ENV = eval "$$($(STACK) env)"
 
 .PHONY: help up down status logs infra env test bench fmt clippy chart-check images \
-	images-check kind-up kind-down api-check chaos chaos-short
+	images-check kind-up kind-down api-check chaos chaos-short scripts-check
 
 # --- gRPC (issue 11) ---------------------------------------------------------------------
 # grpcurl, which the gRPC tests run against the service's reflection, is built with
@@ -84,6 +85,7 @@ env:
 	@$(STACK) env
 
 test: infra grpcurl
+	$(MAKE) --no-print-directory scripts-check
 	$(TEST_ENV)
 	cd $(ROOT)
 	$(STACK) build-deps
@@ -186,6 +188,14 @@ chart-check:
 	export KUBERNETES_VALIDATE=$$VENV/kubernetes-validate PYTHONDONTWRITEBYTECODE=1
 	cd $(ROOT)/helm/tests
 	"$$VENV/pytest" -p no:cacheprovider -q .
+
+# deploy/tests: shellcheck over every tracked shell script (found by its #! line), the
+# container engine rule on a made-up machine, and that each script installs the tools it runs.
+scripts-check:
+	SHELLCHECK=$$($(TOOLS) shellcheck); VENV=$$(dirname "$$($(TOOLS) python)")
+	export SHELLCHECK PYTHONDONTWRITEBYTECODE=1
+	cd $(ROOT)
+	"$$VENV/pytest" -p no:cacheprovider -q deploy/tests
 
 # Release binaries by default; IMAGE_PROFILE=debug reuses `make test`'s build.
 images:

@@ -14,15 +14,22 @@
 #   schemas VER   kubernetes-validate's strict JSON schemas of Kubernetes VER (e.g. 1.30)
 #                 with their $id/$ref rewritten to local files, as kubeconform reads them;
 #                 prints the folder
+#   engine        the container engine that builds and runs the images, chosen by whether it
+#                 works: IMAGE_ENGINE when set (docker or podman, an error when it does not
+#                 work), else a Docker engine that answers `docker info`, else podman
+#                 (installed when missing); prints its name. Every script that builds or runs
+#                 images asks this, so they all follow one rule
 #   podman        podman, buildah and skopeo from apt, and a containers.conf these machines
 #                 need; prints the CONTAINERS_CONF path
 #   containerd    containerd and ctr from apt (the images' archive check)
+#   `shellcheck`  shellcheck from apt (`make scripts-check`); prints its path
 #   base-image    the image debian:bookworm-slim in podman's store: no registry is
 #                 reachable here, so it is `debootstrap --variant=minbase bookworm`, imported
 #                 once from a tarball kept under ORDERFLOW_TOOLS
 #
 # Environment:
 #   ORDERFLOW_TOOLS   cache folder (default: /var/cache/orderflow/tools)
+#   IMAGE_ENGINE      docker or podman: the engine `engine` must choose (default: see there)
 #   GOPATH, GOMODCACHE, GOCACHE default to folders beside it (/var/cache/orderflow/go).
 
 set -euo pipefail
@@ -37,6 +44,7 @@ PY_REQUIREMENTS=(kubernetes-validate==1.37.0 pytest==9.2.0 pyyaml==6.0.3)
 SCHEMATHESIS_REQUIREMENTS=(schemathesis==4.32.5)
 
 say() { printf '[tools] %s\n' "$*" >&2; }
+die() { say "ERROR: $*"; exit 1; }
 
 apt_install() {
   say "apt-get install $*"
@@ -139,6 +147,33 @@ CONF
   echo "$conf"
 }
 
+# A `docker` command may be only the client (these machines ship one with no engine): what
+# counts is whether an engine answers.
+docker_answers() { command -v docker >/dev/null && docker info >/dev/null 2>&1; }
+
+engine() {
+  case ${IMAGE_ENGINE:-} in
+    "")
+      if docker_answers; then
+        echo docker
+      else
+        containers_conf >/dev/null
+        echo podman
+      fi
+      ;;
+    docker)
+      docker_answers || die "IMAGE_ENGINE=docker, but no Docker engine answers \`docker info\`" \
+        "(a docker client alone cannot build): start one, or set IMAGE_ENGINE=podman or unset it"
+      echo docker
+      ;;
+    podman)
+      containers_conf >/dev/null
+      echo podman
+      ;;
+    *) die "IMAGE_ENGINE=$IMAGE_ENGINE: must be docker or podman, or unset (a Docker engine that answers, else podman)" ;;
+  esac
+}
+
 base_image() {
   local tarball="$TOOLS/debian-bookworm-minbase.tar" root
   export CONTAINERS_CONF
@@ -171,8 +206,13 @@ case ${1:-} in
   python) python_venv ;;
   schemathesis) echo "$(venv venv-schemathesis "${SCHEMATHESIS_REQUIREMENTS[@]}")/schemathesis" ;;
   schemas) schemas "${2:-}" ;;
+  engine) engine ;;
   podman) containers_conf ;;
   containerd) command -v containerd >/dev/null || apt_install containerd ;;
+  shellcheck)
+    command -v shellcheck >/dev/null || apt_install shellcheck
+    command -v shellcheck
+    ;;
   base-image) base_image ;;
   *) sed -n '2,/^$/{s/^# \{0,1\}//;p}' "$0" >&2; exit 2 ;;
 esac

@@ -12,8 +12,8 @@
 #                                               they are found under the names the chart's
 #                                               kind profile asks for
 #        deploy/docker/images.sh env            `export` lines for the image tests
-#                                               (ORDERFLOW_TEST_IMAGE_REPO, ..._TAG,
-#                                               CONTAINERS_CONF)
+#                                               (ORDERFLOW_TEST_IMAGE_ENGINE, ..._REPO,
+#                                               ..._TAG, CONTAINERS_CONF)
 #
 # Each image is tagged $IMAGE_REPO/<service>:$IMAGE_TAG, e.g.
 # docker.io/orderflow/order-service:0.1.0: the fully qualified name that the chart's
@@ -25,7 +25,9 @@
 # shows that the base image has every library the binary links.
 #
 # Environment:
-#   IMAGE_ENGINE   podman (default when installed) or docker
+#   IMAGE_ENGINE   docker or podman; by default a Docker engine that answers `docker info`,
+#                  else podman, installed when missing (deploy/tools.sh engine: the rule every
+#                  script that builds or runs images follows)
 #   IMAGE_PROFILE  release (default) or debug: the cargo profile of the binaries (CI uses
 #                  debug, which `make test` has built already)
 #   IMAGE_REPO     default docker.io/orderflow
@@ -50,22 +52,15 @@ die() { printf '[images] ERROR: %s\n' "$*" >&2; exit 1; }
 [[ $PROFILE == release || $PROFILE == debug ]] || die "IMAGE_PROFILE must be release or debug"
 [[ -n $TAG ]] || die "no IMAGE_TAG and no appVersion in helm/orderflow/Chart.yaml"
 
-if [[ -n ${IMAGE_ENGINE:-} ]]; then
-  ENGINE=$IMAGE_ENGINE
-elif command -v podman >/dev/null; then
-  ENGINE=podman
-elif command -v docker >/dev/null; then
-  ENGINE=docker
-else
-  ENGINE=podman
-fi
+ENGINE=$("$ROOT/deploy/tools.sh" engine)
 if [[ $ENGINE == podman ]]; then
   CONTAINERS_CONF=$("$ROOT/deploy/tools.sh" podman)
   export CONTAINERS_CONF
 fi
 
 print_env() {
-  printf 'export ORDERFLOW_TEST_IMAGE_REPO=%q ORDERFLOW_TEST_IMAGE_TAG=%q\n' "$REPO" "$TAG"
+  printf 'export ORDERFLOW_TEST_IMAGE_ENGINE=%q ORDERFLOW_TEST_IMAGE_REPO=%q ORDERFLOW_TEST_IMAGE_TAG=%q\n' \
+    "$ENGINE" "$REPO" "$TAG"
   [[ -z ${CONTAINERS_CONF:-} ]] || printf 'export CONTAINERS_CONF=%q\n' "$CONTAINERS_CONF"
 }
 

@@ -7,8 +7,8 @@
 #                                   then `helm test` (an order to SHIPMENT_SCHEDULED)
 #        deploy/kind/kind.sh down   delete the cluster
 #
-# Needs Docker, or podman with KIND_EXPERIMENTAL_PROVIDER=podman (chosen automatically when
-# only podman is installed), and a registry the nodes can pull the infrastructure images
+# Needs a Docker engine, or podman with KIND_EXPERIMENTAL_PROVIDER=podman (chosen when no
+# Docker engine answers, as deploy/tools.sh engine decides; IMAGE_ENGINE overrides), and a registry the nodes can pull the infrastructure images
 # from (apache/kafka, apicurio/apicurio-registry, postgres, python). kind and helm are
 # installed on first use by deploy/tools.sh. The API is then at http://127.0.0.1:30080.
 #
@@ -24,11 +24,10 @@ RELEASE=orderflow
 
 say() { printf '[kind] %s\n' "$*" >&2; }
 
-if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
-  export IMAGE_ENGINE=docker
-else
-  export IMAGE_ENGINE=podman KIND_EXPERIMENTAL_PROVIDER=podman
-fi
+# One rule for every script that builds or runs images (deploy/tools.sh engine).
+IMAGE_ENGINE=$("$ROOT/deploy/tools.sh" engine)
+export IMAGE_ENGINE
+[[ $IMAGE_ENGINE == docker ]] || export KIND_EXPERIMENTAL_PROVIDER=podman
 KIND=$("$ROOT/deploy/tools.sh" kind)
 HELM=$("$ROOT/deploy/tools.sh" helm3)
 

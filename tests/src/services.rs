@@ -7,7 +7,7 @@
 //! REST, order-service's gRPC API ([`Services::grpc`]) and Kafka. Dropping [`Services`] kills
 //! the processes; when the test failed, the tail of each service's log is printed. With
 //! [`Options::images`] the same services run as containers of their images (`podman run
-//! --network host`) instead of binaries.
+//! --network host`, or `docker run`: the engine `make images-check` chose) instead of binaries.
 
 use crate::{fixtures::Isolated, wait_until, Env};
 use orderflow_proto::v1::{orders_client::OrdersClient, Item, PlaceOrderRequest};
@@ -88,23 +88,32 @@ pub struct Options {
     pub namespace: Option<String>,
 }
 
-/// The service images of `make images`: `<repo>/<service>:<tag>`, run with podman on the host
-/// network, a read-only root filesystem and a tmpfs on `/tmp`.
+/// The service images of `make images`: `<repo>/<service>:<tag>`, run with the engine that
+/// built them (`deploy/tools.sh engine`: docker or podman) on the host network, a read-only
+/// root filesystem and a tmpfs on `/tmp`.
 #[derive(Clone, Debug)]
 pub struct Images {
+    /// The engine's command: `docker` or `podman`.
+    pub engine: String,
     pub repo: String,
     pub tag: String,
 }
 
 impl Images {
-    /// From `ORDERFLOW_TEST_IMAGE_REPO` and `ORDERFLOW_TEST_IMAGE_TAG`, which
-    /// `make images-check` sets.
+    /// From `ORDERFLOW_TEST_IMAGE_ENGINE`, `ORDERFLOW_TEST_IMAGE_REPO` and
+    /// `ORDERFLOW_TEST_IMAGE_TAG`, which `make images-check` sets.
     pub fn from_env() -> Self {
         let var = |name: &str| {
             std::env::var(name)
                 .unwrap_or_else(|_| panic!("{name} is not set: run `make images-check`"))
         };
+        let engine = var("ORDERFLOW_TEST_IMAGE_ENGINE");
+        assert!(
+            engine == "docker" || engine == "podman",
+            "ORDERFLOW_TEST_IMAGE_ENGINE is {engine:?}: must be docker or podman"
+        );
         Images {
+            engine,
             repo: var("ORDERFLOW_TEST_IMAGE_REPO"),
             tag: var("ORDERFLOW_TEST_IMAGE_TAG"),
         }
@@ -115,9 +124,10 @@ impl Images {
     }
 }
 
-/// A service run as a container: its image and the container's name.
+/// A service run as a container: its engine, its image and the container's name.
 #[derive(Clone, Debug)]
 struct Container {
+    engine: String,
     image: String,
     name: String,
 }
@@ -166,10 +176,11 @@ impl Process {
                 (Command::new(binary), what)
             }
             Some(container) => {
-                let mut command = Command::new("podman");
+                let mut command = Command::new(&container.engine);
                 command.args(["run", "--rm", "--name", &container.name]);
                 command.args(["--network", "host", "--read-only", "--tmpfs", "/tmp"]);
-                // `--env NAME` passes the value from podman's environment, set below.
+                // `--env NAME` passes the value from the engine client's environment, set
+                // below.
                 for (name, _) in &self.env {
                     command.args(["--env", name]);
                 }
@@ -195,9 +206,15 @@ impl Process {
 
     fn kill(&mut self) {
         if let (Some(container), Some(_)) = (&self.container, &self.child) {
-            // Killing the podman client would leave the container running.
-            let _ = Command::new("podman")
-                .args(["rm", "--force", "--time", "0", &container.name])
+            // Killing the engine's client would leave the container running. `docker rm
+            // --force` kills at once; podman waits for the stop timeout unless given `--time 0`.
+            let mut rm = Command::new(&container.engine);
+            rm.args(["rm", "--force"]);
+            if container.engine == "podman" {
+                rm.args(["--time", "0"]);
+            }
+            let _ = rm
+                .arg(&container.name)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
@@ -325,6 +342,7 @@ impl Services {
             }
             env.extend(options.env.iter().cloned());
             let container = options.images.as_ref().map(|images| Container {
+                engine: images.engine.clone(),
                 image: images.of(service),
                 name: format!(
                     "{}-{}",

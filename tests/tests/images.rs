@@ -1,6 +1,7 @@
-//! The service images of `make images`, run with podman on the host network against the local
-//! stack: they carry a real order to SHIPMENT_SCHEDULED, as non-root, with a read-only root
-//! filesystem and only `/tmp` writable, and the chart's `helm test` script passes against them.
+//! The service images of `make images`, run with their engine (podman, or a Docker engine) on
+//! the host network against the local stack: they carry a real order to SHIPMENT_SCHEDULED, as
+//! non-root, with a read-only root filesystem and only `/tmp` writable, and the chart's
+//! `helm test` script passes against them.
 //! Ignored by plain `cargo test` (the images must be built first); `make images-check` builds
 //! them and runs this with `--ignored`.
 
@@ -12,12 +13,12 @@ use orderflow_tests::{
 use std::process::Command;
 
 /// The user id the container's main process runs as, read from `/proc` on the host.
-fn container_uid(container: &str) -> u32 {
-    let out = Command::new("podman")
+fn container_uid(engine: &str, container: &str) -> u32 {
+    let out = Command::new(engine)
         .args(["inspect", "--format", "{{.State.Pid}}", container])
         .output()
-        .expect("podman inspect runs");
-    assert!(out.status.success(), "podman inspect {container} failed");
+        .unwrap_or_else(|e| panic!("{engine} inspect could not run: {e}"));
+    assert!(out.status.success(), "{engine} inspect {container} failed");
     let pid = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("process status");
     status
@@ -31,15 +32,17 @@ fn container_uid(container: &str) -> u32 {
 #[tokio::test]
 #[ignore = "needs the images of `make images`; run by `make images-check`"]
 async fn the_images_carry_an_order_to_shipment_scheduled() {
+    let images = Images::from_env();
+    let engine = images.engine.clone();
     let options = Options {
-        images: Some(Images::from_env()),
+        images: Some(images),
         ..Options::default()
     };
     let services = Services::start_with(Env::from_env(), options).await;
     for service in Service::ALL {
         let container = services.container(service).expect("runs from its image");
         assert_eq!(
-            container_uid(container),
+            container_uid(&engine, container),
             10001,
             "{} runs as the image's non-root user",
             service.binary()
