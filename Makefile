@@ -44,7 +44,7 @@ TEST_ENV = eval "$$($(STACK) env)"
 .PHONY: help up down status logs infra env test bench fmt clippy chart-check images \
 	images-check kind-up kind-down api-check chaos chaos-short scripts-check
 
-# --- gRPC (issue 11) ---------------------------------------------------------------------
+# --- gRPC: grpcurl -----------------------------------------------------------------------
 # grpcurl, which the gRPC tests run against the service's reflection, is built with
 # `go install` into a cache outside the clone (Go from PATH or /usr/local/go). The tests find
 # it through ORDERFLOW_TEST_GRPCURL and fail, naming this target, without it.
@@ -111,7 +111,7 @@ bench: infra
 	export BENCH_RESULTS=$(ROOT)/bench/results/$$(date -u +%Y-%m-%d-%H%M).json
 	$(CARGO) bench -p orderflow-tests
 
-# --- Chaos (issue 12) -----------------------------------------------------------------------
+# --- Chaos ----------------------------------------------------------------------------------
 # A steady order load on a private stack (ports + CHAOS_OFFSET; a three-broker Kafka cluster
 # unless CHAOS_ARGS="--brokers 1", secured with SASL/SCRAM over TLS, a user per service, unless
 # CHAOS_ARGS="--security plaintext") while a seeded schedule kills, stops and pauses service
@@ -131,10 +131,9 @@ chaos:
 	  --secs $(CHAOS_SECS) --offset $(CHAOS_OFFSET) $(CHAOS_ARGS)
 
 # Long enough for the schedule's first round, every fault kind once, on one plaintext broker:
-# three brokers take longer to start and to restart on two cores, and it stays the run it was
-# measured as (secured, the stack's start makes a CA and SCRAM users too). About 6 minutes
-# with the stack's start, so CI runs it as a step of its own after `make test` instead of
-# inside it.
+# three brokers take longer to start and to restart, and a secured stack's start also makes a
+# CA and SCRAM users. With its private stack's start it is still a long step, so CI runs it as
+# a step of its own after `make test` instead of inside it.
 chaos-short:
 	$(MAKE) --no-print-directory chaos CHAOS_SEED=12 CHAOS_SECS=240 \
 	  CHAOS_ARGS="--brokers 1 --security plaintext"
@@ -146,13 +145,13 @@ clippy:
 	$(STACK) build-deps
 	cd $(ROOT) && $(CARGO) clippy --workspace --all-targets -- -D warnings
 
-# --- The REST contract (issue 10) -------------------------------------------------------
+# --- The REST contract ------------------------------------------------------------------
 # schemathesis (pinned in deploy/tools.sh, in a venv under /var/cache/orderflow/tools) runs
 # every check against each service's /openapi.json, which the services generate from their
 # code; `deploy/schemathesis/<service>.toml`, where present, holds the few narrow settings,
 # each with its reason. It
 # starts the whole stack (services included) first. API_CHECK_EXAMPLES bounds the test cases
-# per operation and phase, so the three runs take about a minute; any failure fails the target.
+# per operation and phase, and so how long the three runs take; any failure fails the target.
 API_CHECK_EXAMPLES ?= 20
 
 api-check:

@@ -141,7 +141,7 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SCRIPT_PATH="$SCRIPT_DIR/$(basename "${BASH_SOURCE[0]}")"
 ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
-# shellcheck source=deploy/local/versions.env disable=SC1091
+# shellcheck source=deploy/local/versions.env disable=SC1091 # scripts-check runs without -x; the file only sets versions
 source "$SCRIPT_DIR/versions.env"
 
 STACK=${ORDERFLOW_STACK:-default}
@@ -175,7 +175,7 @@ STOP_TIMEOUT=${ORDERFLOW_STOP_TIMEOUT:-30}
 
 # The Kafka mode a stack was made with, so that `status`, `down` or `kill
 # kafka-2` need no variables, and a stack is never started in another mode
-# over its data. A stack from before the file existed is one plaintext node.
+# over its data. A stack with Kafka data but no such file is one plaintext node.
 KAFKA_MODE_FILE="$STATE_DIR/kafka.mode"
 RECORDED_BROKERS="" RECORDED_SECURITY=""
 if [[ -f $KAFKA_MODE_FILE ]]; then
@@ -229,7 +229,7 @@ PG_PASSWORD=orderflow
 KAFKA_HOME="$CACHE_DIR/kafka-$KAFKA_VERSION-$(sha256sum <"$SCRIPT_DIR/kafka/pom.xml" | cut -c1-8)"
 APICURIO_HOME="$CACHE_DIR/apicurio-registry-$APICURIO_VERSION"
 
-# One node is the component kafka (as it always was); a cluster's nodes are
+# One node is the component kafka; a cluster's nodes are
 # kafka-1..kafka-N, and `kafka` names them all.
 if ((KAFKA_BROKERS == 1)); then
   BROKERS=(kafka)
@@ -715,7 +715,7 @@ topics() {
 }
 
 acls() {
-  # shellcheck disable=SC2046 # as in topics
+  # shellcheck disable=SC2046 # tool_connection prints separate arguments (no spaces in them)
   timeout 120 "${KAFKA_TOOL[@]}" org.apache.kafka.tools.AclCommand $(tool_connection) "$@"
 }
 
@@ -1046,8 +1046,8 @@ setup_registry() {
 
   code=$(breaking_change_code)
   if [[ $code != 409 ]]; then
-    # Not seen with Apicurio 3.3.3, kept for other versions: set the native
-    # global rule explicitly and try again.
+    # A registry whose ccompat config does not reach the native rule: set the
+    # native global rule explicitly and try again.
     warn "registry: breaking schema change got HTTP $code despite BACKWARD; setting the native global rule"
     code=$(http_code -X PUT -H 'Content-Type: application/json' \
       --data '{"ruleType":"COMPATIBILITY","config":"BACKWARD"}' "$REGISTRY_V3/admin/rules/COMPATIBILITY")
@@ -1160,7 +1160,7 @@ service_port() {
 install_service() {
   local s need=0
   ((SERVICES_BUILT)) && return 0
-  # cargo is incremental: building on every `up` costs a second when nothing
+  # cargo is incremental: building on every `up` costs little when nothing
   # changed and picks up every change (a running service whose binary changed
   # is restarted). ORDERFLOW_SKIP_BUILD=1 uses the binaries as they are.
   need=1

@@ -13,15 +13,17 @@
 //! - [`domain`]: new orders as typed newtypes that validate themselves
 //!   ([`domain::new_order`]), and the statuses and state machine of the read model
 //!   ([`domain::status`]).
-//! - [`handlers`]: Kafka consumer groups: [`handlers::projector`] (read model) and
-//!   [`handlers::saga`] (cancellations).
-//! - [`watch`]: wake-ups for long polls and streams, fed by PostgreSQL LISTEN/NOTIFY.
+//! - [`consumers`]: one module per Kafka consumer group, named after it:
+//!   [`consumers::order_status_projector`] (the read model) and [`consumers::order_service`]
+//!   (cancellations).
+//! - [`watch`]: wake-ups for long polls and streams, fed by the projector's notifications
+//!   (PostgreSQL LISTEN/NOTIFY).
 //! - `migrations/`: the service's tables.
 
+pub mod consumers;
 pub mod core;
 pub mod domain;
 pub mod grpc;
-pub mod handlers;
 pub mod http;
 pub mod settings;
 pub mod startup;

@@ -2,42 +2,24 @@
 //! the saga consumer and the long-poll listener, all stopped by one token.
 
 use crate::{
+    consumers::{order_service, order_status_projector as projector},
     grpc,
-    handlers::{projector, saga},
     http::{self, AppState},
     settings::Settings,
     watch::Watchers,
 };
 use actix_web::web;
 use platform::app::{Platform, Running, StartError};
-use schemas::Topic;
+use schemas::Group;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi as _;
 
 /// The service's tables, after the platform's; public for tools and benches that need them.
-pub const MIGRATIONS: &[platform::db::Migration] = &[
-    (
-        "order_0001_orders",
-        include_str!("../migrations/0001_orders.sql"),
-    ),
-    (
-        "order_0002_view_notify",
-        include_str!("../migrations/0002_view_notify.sql"),
-    ),
-    (
-        "order_0003_view_positions",
-        include_str!("../migrations/0003_view_positions.sql"),
-    ),
-    (
-        "order_0004_view_cancellation_request",
-        include_str!("../migrations/0004_view_cancellation_request.sql"),
-    ),
-    (
-        "order_0005_view_list_keys",
-        include_str!("../migrations/0005_view_list_keys.sql"),
-    ),
-];
+pub const MIGRATIONS: &[platform::db::Migration] = &[(
+    "order_0001_orders",
+    include_str!("../migrations/0001_orders.sql"),
+)];
 
 pub struct Application;
 
@@ -67,14 +49,14 @@ impl Application {
             shutdown,
         )?;
         running.spawn_consumer(platform.consumer(
-            projector::GROUP,
-            &[Topic::Orders, Topic::Payments, Topic::Shipments],
+            Group::OrderStatusProjector.name(),
+            Group::OrderStatusProjector.reads(),
             projector::Projector::new(projector::ViewTables::live()),
         ));
         running.spawn_consumer(platform.consumer(
-            saga::GROUP,
-            &[Topic::Payments, Topic::Shipments],
-            saga::Saga,
+            Group::OrderService.name(),
+            Group::OrderService.reads(),
+            order_service::Saga,
         ));
         let max_message_bytes = settings.grpc.max_message_bytes;
         let readiness = platform.readiness();

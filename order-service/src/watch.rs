@@ -1,7 +1,8 @@
 //! Wake-ups for long polls: `GET /orders/{id}` with `Prefer: wait=N`.
 //!
-//! One `LISTEN order_views` connection per instance (the projector's trigger notifies on every
-//! view change, whichever instance applied it) feeds a map of per-order channels. A waiter
+//! One `LISTEN order_views` connection per instance (the projector announces the views each of
+//! its batches changed, whichever instance applied it: comma-separated order ids, see
+//! [`crate::consumers::order_status_projector::notification_payloads`]) feeds a map of per-order channels. A waiter
 //! holds a receiver and sleeps in `changed()`: no polling, no task per waiter, and a change
 //! wakes only the waiters of that order.
 //!
@@ -107,8 +108,10 @@ impl Watchers {
                                 _ = shutdown.cancelled() => return,
                                 n = notifications.recv() => match n {
                                     Some(db::Notice::Notification(n)) => {
-                                        if let Ok(order_id) = n.payload().parse() {
-                                            self.notify(order_id);
+                                        for order_id in n.payload().split(',') {
+                                            if let Ok(order_id) = order_id.parse() {
+                                                self.notify(order_id);
+                                            }
                                         }
                                     }
                                     // Some were dropped: whoever they were for, re-read.

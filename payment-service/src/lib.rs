@@ -4,13 +4,16 @@
 //! # Layout
 //! - [`startup`]: `Application::build(settings, shutdown)`.
 //! - [`settings`]: the service's settings (prefix `PAYMENT__`, plus `PAYMENT_LIMIT_CENTS`).
-//! - [`handlers`]: the `payment-service` consumer group on `orders`
-//!   ([`handlers::orders`]).
+//! - [`consumers`]: one module per Kafka consumer group, named after it:
+//!   [`consumers::payment_service`] on `orders`, thin over [`core`].
+//! - [`core`]: what the service does, over the database: decide and refund payments
+//!   ([`core::decide`]), read them ([`core::query`]); [`core::PaymentError`].
 //! - [`http`]: read-only REST views ([`http::payments`]), each with its `#[utoipa::path]`,
 //!   from which `GET /openapi.json` is generated.
 //! - `migrations/`: the `payments` table.
 
-pub mod handlers;
+pub mod consumers;
+pub mod core;
 pub mod http;
 pub mod settings;
 pub mod startup;

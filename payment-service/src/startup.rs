@@ -1,9 +1,9 @@
 //! Builds the running payment-service: HTTP API, outbox relay and the `payment-service`
 //! consumer group.
 
-use crate::{handlers::orders, http, settings::Settings};
+use crate::{consumers::payment_service, http, settings::Settings};
 use platform::app::{Platform, Running, StartError};
-use schemas::Topic;
+use schemas::Group;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi as _;
 
@@ -22,9 +22,9 @@ impl Application {
         let platform = Platform::build(settings.common, MIGRATIONS).await?;
         let mut running = platform.serve(http::ApiDoc::openapi(), http::routes, shutdown)?;
         running.spawn_consumer(platform.consumer(
-            orders::GROUP,
-            &[Topic::Orders],
-            orders::Payments {
+            Group::PaymentService.name(),
+            Group::PaymentService.reads(),
+            payment_service::Payments {
                 limit_cents: settings.limit_cents,
             },
         ));

@@ -145,9 +145,13 @@ impl Platform {
         handler: H,
     ) -> ConsumerGroup<H> {
         let kafka = &self.settings.kafka;
+        let group = kafka.group(group);
+        let named: Vec<(String, schemas::Topic)> =
+            topics.iter().map(|t| (kafka.topic(t.name()), *t)).collect();
+        crate::metrics::METRICS.zero_consumer(&group, &named);
         ConsumerGroup {
-            group: kafka.group(group),
-            topics: topics.iter().map(|t| kafka.topic(t.name())).collect(),
+            group,
+            topics: named.into_iter().map(|(name, _)| name).collect(),
             handler: Arc::new(handler),
             pool: self.pool.clone(),
             registry: self.registry.clone(),
@@ -216,7 +220,8 @@ impl Running {
             handle.stop(true).await;
         });
         let served = self.server.await;
-        // The server also stops on its own signal handling; make sure the tasks hear it.
+        // Usually the cancelled token is what stopped the server (the task above); a server
+        // that ended by itself (an I/O error) cancels it here, so the background tasks stop too.
         self.shutdown.cancel();
         let drained = tokio::time::timeout(self.shutdown_timeout, async {
             while let Some(result) = self.tasks.join_next().await {

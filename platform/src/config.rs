@@ -293,9 +293,6 @@ pub struct RelaySettings {
     /// How often a standby relay tries to become the leader.
     #[serde(default = "default_leader_retry_ms")]
     pub leader_retry_ms: u64,
-    /// Published rows are deleted after this long.
-    #[serde(default = "default_retention_secs")]
-    pub retention_secs: u64,
     #[serde(default = "default_backoff_max_ms")]
     pub backoff_max_ms: u64,
 }
@@ -311,9 +308,6 @@ fn default_poll_ms() -> u64 {
 }
 fn default_leader_retry_ms() -> u64 {
     1000
-}
-fn default_retention_secs() -> u64 {
-    24 * 3600
 }
 fn default_backoff_max_ms() -> u64 {
     10_000
@@ -346,8 +340,9 @@ pub struct ConsumerSettings {
     /// topic. Transient failures (connection, registry, broker) are retried without limit.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
-    /// At shutdown, how long the final offset commit, a dead-letter send in flight and the
-    /// dead-letter producer's flush may each take.
+    /// At shutdown, how long a dead-letter send in flight and the dead-letter producer's flush
+    /// may each take. (The final offset commit is synchronous and bounded by librdkafka's own
+    /// request timeouts.)
     #[serde(default = "default_drain_timeout_ms")]
     pub drain_timeout_ms: u64,
 }
@@ -548,7 +543,9 @@ impl Validate for ConsumerSettings {
     }
 }
 
-/// The sections every service has. A service's settings embed this with `#[serde(flatten)]`.
+/// The sections every service has. A service's `Settings` holds this as a `common` field, read
+/// with [`Loaded::common`], beside its own sections, each read with [`Loaded::get`] from the
+/// same [`Loaded`] and checked by the service.
 #[derive(Clone, Debug, Deserialize)]
 pub struct CommonSettings {
     pub http: HttpSettings,

@@ -61,28 +61,10 @@ pub fn is_transient(e: &tokio_postgres::Error) -> bool {
 pub type Migration = (&'static str, &'static str);
 
 /// The platform's own tables; services list theirs after these.
-pub const PLATFORM_MIGRATIONS: &[Migration] = &[
-    (
-        "platform_0001_outbox_inbox",
-        include_str!("../migrations/0001_outbox_inbox.sql"),
-    ),
-    (
-        "platform_0002_inbox_retention",
-        include_str!("../migrations/0002_inbox_retention.sql"),
-    ),
-    (
-        "platform_0003_outbox_autovacuum",
-        include_str!("../migrations/0003_outbox_autovacuum.sql"),
-    ),
-    (
-        "platform_0004_outbox_schema_version",
-        include_str!("../migrations/0004_outbox_schema_version.sql"),
-    ),
-    (
-        "platform_0005_outbox_wake_in_process",
-        include_str!("../migrations/0005_outbox_wake_in_process.sql"),
-    ),
-];
+pub const PLATFORM_MIGRATIONS: &[Migration] = &[(
+    "platform_0001_outbox_inbox",
+    include_str!("../migrations/0001_outbox_inbox.sql"),
+)];
 
 /// Builds a pool. Connections are opened lazily, so this succeeds while the database is down.
 ///

@@ -48,8 +48,8 @@ pub fn producer(settings: &KafkaSettings) -> Result<FutureProducer, KafkaError> 
         .set("partitioner", "consistent_random")
         .set("message.timeout.ms", "0")
         // No waiting for more messages: an event is on the hot path of a saga (three relays
-        // from POST to SHIPMENT_SCHEDULED), and librdkafka's default 5 ms was paid at every
-        // hop. Throughput does not need it: the relay enqueues a whole batch before awaiting
+        // from POST to SHIPMENT_SCHEDULED), and librdkafka's default linger would be paid at
+        // every hop. Throughput does not need it: the relay enqueues a whole batch before awaiting
         // it, so what is queued while a request is in flight goes out together in the next.
         .set("linger.ms", "0")
         .set("compression.type", "lz4");

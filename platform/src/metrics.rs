@@ -98,6 +98,27 @@ impl Metrics {
         }
     }
 
+    /// A consumer group's counters at zero for every label set it can raise (each topic it
+    /// reads, each event type of those topics), so dashboards and alerts see the series from
+    /// the start rather than from the first event (the Prometheus convention for known labels).
+    /// `topics` pairs each topic's name as the group reads it with the contract topic.
+    pub fn zero_consumer(&self, group: &str, topics: &[(String, schemas::Topic)]) {
+        self.consumer_rebalances_total.with_label_values(&[group]);
+        for (name, topic) in topics {
+            self.events_dlq_total.with_label_values(&[group, name]);
+            for event_type in schemas::EventType::ALL
+                .iter()
+                .filter(|t| t.topic() == *topic)
+            {
+                self.events_processed_total.with_label_values(&[
+                    group,
+                    name,
+                    event_type.full_name(),
+                ]);
+            }
+        }
+    }
+
     /// The text exposition format.
     pub fn render(&self) -> String {
         let mut out = Vec::new();

@@ -33,6 +33,62 @@ impl fmt::Display for Topic {
     }
 }
 
+/// A consumer group of the contract: who reads which topics. Each group also owns a dead-letter
+/// topic, `<group>.dlq`. The scripts, the chart and the tests name the same groups; a test
+/// (`tests/tests/contract_names.rs`) checks that they agree with [`Group::ALL`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Group {
+    /// order-service's saga: cancels an order whose payment was declined or whose cancellation
+    /// shipping accepted.
+    OrderService,
+    /// order-service's read model: the status of every order, from all three topics.
+    OrderStatusProjector,
+    /// payment-service: authorizes, declines and refunds.
+    PaymentService,
+    /// shipping-service: schedules shipments and decides cancellations.
+    ShippingService,
+}
+
+impl Group {
+    pub const ALL: [Group; 4] = [
+        Group::OrderService,
+        Group::OrderStatusProjector,
+        Group::PaymentService,
+        Group::ShippingService,
+    ];
+
+    /// The group id, before a deployment's namespace.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Group::OrderService => "order-service",
+            Group::OrderStatusProjector => "order-status-projector",
+            Group::PaymentService => "payment-service",
+            Group::ShippingService => "shipping-service",
+        }
+    }
+
+    /// The topics the group reads.
+    pub fn reads(self) -> &'static [Topic] {
+        match self {
+            Group::OrderService => &[Topic::Payments, Topic::Shipments],
+            Group::OrderStatusProjector => &Topic::ALL,
+            Group::PaymentService => &[Topic::Orders],
+            Group::ShippingService => &[Topic::Orders, Topic::Payments],
+        }
+    }
+
+    /// Its dead-letter topic, before a deployment's namespace.
+    pub fn dead_letter_topic(self) -> String {
+        format!("{}.dlq", self.name())
+    }
+}
+
+impl fmt::Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Declares the event types: one line each with its topic, schema folder and schema history
 /// (oldest first; the last file is the writer schema). Generates [`crate::EventType`] and
 /// [`crate::DomainEvent`].

@@ -4,7 +4,8 @@
 //! - `avro/<topic>/<Name>.v<N>.avsc` (beside this crate): the single source of truth, one file
 //!   per event type and version. The newest version of each is the writer schema; older ones are
 //!   kept so `tests/evolution.rs` can prove every step BACKWARD compatible.
-//! - [`catalog`]: which event types exist, their topic and their newest schema, parsed once.
+//! - [`catalog`]: which event types exist, their topic and their newest schema, parsed once;
+//!   the topics ([`Topic`]) and the consumer groups that read them ([`Group`]).
 //! - [`events`]: the Rust records, one struct per event type, and [`DomainEvent`], the
 //!   one enum a consumer matches on. A test checks each struct against its `.avsc` field by
 //!   field, so the two can never drift apart.
@@ -21,7 +22,7 @@ pub mod codec;
 pub mod events;
 pub mod status;
 
-pub use catalog::Topic;
+pub use catalog::{Group, Topic};
 pub use codec::CodecError;
 pub use events::*;
 pub use status::{PaymentStatus, ShipmentStatus};

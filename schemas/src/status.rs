@@ -4,6 +4,41 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Implements `tokio_postgres`'s `FromSql` for a status enum with `parse(&str) -> Option<Self>`,
+/// stored by its name in a `TEXT` column: `row.get::<_, Status>(i)` (or `Option<Status>`). A
+/// name the enum does not know is an error of the read, not a silent `None`. One macro for every
+/// status of the workspace (order-service's own use it too).
+#[cfg(feature = "postgres")]
+#[macro_export]
+macro_rules! status_from_sql {
+    ($($status:ty),+ $(,)?) => {$(
+        impl<'a> $crate::status::postgres::FromSql<'a> for $status {
+            fn from_sql(
+                ty: &$crate::status::postgres::Type,
+                raw: &'a [u8],
+            ) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+                let name = <&str as $crate::status::postgres::FromSql>::from_sql(ty, raw)?;
+                <$status>::parse(name)
+                    .ok_or_else(|| format!("{name:?} is no {}", stringify!($status)).into())
+            }
+
+            fn accepts(ty: &$crate::status::postgres::Type) -> bool {
+                <&str as $crate::status::postgres::FromSql>::accepts(ty)
+            }
+        }
+    )+};
+}
+
+/// What [`status_from_sql`] expands to needs, so its users need no `tokio-postgres` of their own.
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+pub mod postgres {
+    pub use tokio_postgres::types::{FromSql, Type};
+}
+
+#[cfg(feature = "postgres")]
+status_from_sql!(PaymentStatus, ShipmentStatus);
+
 /// A payment's status: the event that last changed it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -77,5 +112,22 @@ mod tests {
             assert_eq!(json, status.as_str());
             assert_eq!(ShipmentStatus::parse(status.as_str()), Some(status));
         }
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn a_column_reads_as_its_status_and_an_unknown_name_is_an_error() {
+        use tokio_postgres::types::{FromSql, Type};
+        for status in ShipmentStatus::ALL {
+            let read = ShipmentStatus::from_sql(&Type::TEXT, status.as_str().as_bytes());
+            assert_eq!(read.unwrap(), status);
+        }
+        let unknown = PaymentStatus::from_sql(&Type::TEXT, b"LOST").unwrap_err();
+        assert!(
+            unknown.to_string().contains("\"LOST\" is no PaymentStatus"),
+            "{unknown}"
+        );
+        assert!(<PaymentStatus as FromSql>::accepts(&Type::TEXT));
+        assert!(!<PaymentStatus as FromSql>::accepts(&Type::INT4));
     }
 }

@@ -1,9 +1,9 @@
 //! Builds the running shipping-service: HTTP API, outbox relay and the `shipping-service`
 //! consumer group.
 
-use crate::{handlers::events, http, settings::Settings};
+use crate::{consumers::shipping_service, http, settings::Settings};
 use platform::app::{Platform, Running, StartError};
-use schemas::Topic;
+use schemas::Group;
 use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi as _;
 
@@ -22,9 +22,9 @@ impl Application {
         let platform = Platform::build(settings.common, MIGRATIONS).await?;
         let mut running = platform.serve(http::ApiDoc::openapi(), http::routes, shutdown)?;
         running.spawn_consumer(platform.consumer(
-            events::GROUP,
-            &[Topic::Payments, Topic::Orders],
-            events::Shipping,
+            Group::ShippingService.name(),
+            Group::ShippingService.reads(),
+            shipping_service::Shipping,
         ));
         Ok(running)
     }

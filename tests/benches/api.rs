@@ -1,4 +1,4 @@
-//! The REST API under load, beside baselines measured in the same run (issue 4's benchmark).
+//! The REST API under load, beside baselines run in the same process and run.
 //!
 //! `make bench`, or with the infra up: `cargo bench -p orderflow-tests --bench api`.
 //! Knobs: `BENCH_REPS` (3) runs of each figure, `BENCH_CLIENTS` (32) concurrent clients and
@@ -30,10 +30,10 @@
 //!    [`raw_read`]; target: GET at least half of it).
 //! 4. `POST /orders` throughput, beside a bare actix-web `POST` and raw PostgreSQL writing the
 //!    same order row and outbox row in one transaction (prepared statements, a connection per
-//!    client), with and without the NOTIFY trigger the outbox had until platform_0005 (the
-//!    service has none now; PostgreSQL serializes the commits of notifying transactions, which
-//!    is why). The "raw PostgreSQL tx" row is the one with the trigger. After each run of the service the bench waits for
-//!    the flow to catch up (every accepted order `SHIPMENT_SCHEDULED`) before the next
+//!    client), with and without a NOTIFY trigger on the outbox (the service has none:
+//!    PostgreSQL serializes the commits of notifying transactions, and this row shows what
+//!    that costs). The "raw PostgreSQL tx" row is the one with the trigger. After each run of
+//!    the service the bench waits for the flow to catch up (every accepted order `SHIPMENT_SCHEDULED`) before the next
 //!    measurement, and reports how fast the three services worked through that backlog.
 //!
 //! Within each run the system and its baselines swap order every other run. During phases 2
@@ -244,9 +244,9 @@ async fn main() {
             b.summary(),
             r.summary()
         );
-        get.measured.push(s.rate());
+        get.system.push(s.rate());
         get.baseline.push(b.rate());
-        get_raw.measured.push(s.rate());
+        get_raw.system.push(s.rate());
         get_raw.baseline.push(r.rate());
         raw_get_samples.push(r);
         get_samples.push(s);
@@ -294,12 +294,12 @@ async fn main() {
         );
         println!("    CPU during the service's run: {}", usage.line());
         post_cpu.push(usage);
-        post_quiet.measured.push(s.rate());
+        post_quiet.system.push(s.rate());
         post_quiet.baseline.push(q.rate());
         quiet_samples.push(q);
-        post_bare.measured.push(s.rate());
+        post_bare.system.push(s.rate());
         post_bare.baseline.push(b.rate());
-        post_raw.measured.push(s.rate());
+        post_raw.system.push(s.rate());
         post_raw.baseline.push(r.rate());
         post_samples.push(s);
         bare_post_samples.push(b);

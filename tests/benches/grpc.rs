@@ -1,5 +1,5 @@
-//! order-service's gRPC API under load, beside its REST API measured in the same run (issue
-//! 11's benchmark).
+//! order-service's gRPC API under load, beside its REST API under the same load in the same
+//! run.
 //!
 //! `make bench`, or with the infra up: `cargo bench -p orderflow-tests --bench grpc`.
 //! Knobs: `BENCH_REPS` (3) runs of each figure, `BENCH_CLIENTS` (32) concurrent clients and
@@ -125,9 +125,9 @@ async fn main() {
             grpc.summary(),
             rest.summary()
         );
-        rate.measured.push(grpc.rate());
+        rate.system.push(grpc.rate());
         rate.baseline.push(rest.rate());
-        p99.measured.push(grpc.quantile_ms(0.99) * 1000.0);
+        p99.system.push(grpc.quantile_ms(0.99) * 1000.0);
         p99.baseline.push(rest.quantile_ms(0.99) * 1000.0);
     }
 
@@ -152,7 +152,7 @@ async fn main() {
             started.elapsed().as_secs_f64(),
             thousands(with_streams),
         );
-        memory.measured.push(with_streams);
+        memory.system.push(with_streams);
         memory.baseline.push(idle);
         drop(held);
         drop(connections);
@@ -166,7 +166,7 @@ async fn main() {
     report.finish();
     println!(
         "    first run: {:.1} KiB per open stream",
-        (memory.measured[0] - idle) / streams as f64
+        (memory.system[0] - idle) / streams as f64
     );
     stack.stop().await;
 }

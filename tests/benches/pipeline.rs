@@ -1,5 +1,4 @@
-//! Relay and consumer throughput, each beside raw rdkafka on the same broker in the same run
-//! (issue 3's benchmark).
+//! Relay and consumer throughput, each beside raw rdkafka on the same broker in the same run.
 //!
 //! `make bench`, or with the infra up: `cargo bench -p orderflow-tests --bench pipeline`.
 //! Knobs: `BENCH_EVENTS` (default 20000) events per run, `BENCH_REPS` (default 3) runs,
@@ -24,7 +23,7 @@
 //!    Both producers have sent one message before their clock starts, so neither pays for
 //!    connecting or for the producer id. Steps 2 and 3 swap places every other run.
 //! 4. **Where the relay's time goes**: `N` more rows, published by the three steps of
-//!    `publish_pending` called one by one (`fetch_pending`, `publish`, `mark_published`), each
+//!    `publish_pending` called one by one (`fetch_pending`, `publish`, `delete_published`), each
 //!    timed. The sum is a second relay figure; the shares say which step to work on.
 //! 5. **Consumers** read the relay's topic from the beginning (`2N + 1` events), one fresh
 //!    group each: raw `StreamConsumer` (no decoding), raw + [`Registry::decode`], and two
@@ -35,8 +34,8 @@
 //!    group is timed from its first handler call to the inbox holding every event, so joining
 //!    the group is not counted, nor is the fetch and gathering of its first batch (at most
 //!    500 messages, those already fetched): a small bias in its favour. The inbox is counted
-//!    (every [`POLL`]) only once the handler has seen every event: counting it all along took
-//!    a share of the two cores from the group under test.
+//!    (every [`POLL`]) only once the handler has seen every event: counting it all along would
+//!    take a share of the machine's cores from the group under test.
 //!
 //!    The `Recorder` runs twice: as the fixtures define it, one prepared insert per event (a
 //!    handler without a batch path, as the payment and shipping handlers are), and as
@@ -206,21 +205,21 @@ async fn main() {
             f.raw_consumer,
             f.raw_decode
         );
-        relay.measured.push(f.relay);
+        relay.system.push(f.relay);
         relay.baseline.push(f.raw_producer);
-        stepwise.measured.push(rate(events, s.total()));
+        stepwise.system.push(rate(events, s.total()));
         stepwise.baseline.push(f.raw_producer);
         for (i, step) in [s.fetch, s.publish, s.mark].into_iter().enumerate() {
             shares[i].push(s.share(step));
             per_pass[i].push(step.as_secs_f64() * 1000.0 / s.passes as f64);
         }
-        group.measured.push(f.group);
+        group.system.push(f.group);
         group.baseline.push(f.raw_consumer);
-        decode.measured.push(f.group);
+        decode.system.push(f.group);
         decode.baseline.push(f.raw_decode);
-        batched.measured.push(f.batch_group);
+        batched.system.push(f.batch_group);
         batched.baseline.push(f.raw_decode);
-        noop.measured.push(f.noop_group);
+        noop.system.push(f.noop_group);
         noop.baseline.push(f.raw_decode);
     }
 
@@ -360,7 +359,7 @@ async fn relay_steps(relay: &Relay, client: &tokio_postgres::Client, n: usize) -
         steps.publish += t.elapsed();
         assert!(outcome.first_error.is_none(), "a row was not acknowledged");
         let t = Instant::now();
-        relay::mark_published(client, &outcome.acknowledged)
+        relay::delete_published(client, &outcome.acknowledged)
             .await
             .expect("mark");
         steps.mark += t.elapsed();

@@ -1,5 +1,5 @@
 //! Rebuild throughput of `orderflow replay read-model` beside raw consume + decode of the same
-//! topics in the same run (issue 7's benchmark; target: the rebuild at ≥ 50 % of raw decode).
+//! topics in the same run (target: the rebuild at ≥ 50 % of raw decode).
 //!
 //! With the infra up: `cargo bench -p orderflow-tests --bench replay`. Knobs: `BENCH_ORDERS`
 //! (default 10,000) orders per run, three events each (placed, authorized, scheduled, on the
@@ -9,8 +9,8 @@
 //! A fresh database with order-service's tables and a fresh Kafka namespace. The events are
 //! written to the outbox and published by the relay, as the services would. Not timed. Then
 //! rounds of three measurements of the same log, each round in an order that rotates (a
-//! measurement of 30,000 events lasts a fraction of a second, so one moment of a neighbour's
-//! load swings it; rounds are cheap beside publishing):
+//! measurement of the default log is short, so one moment of a neighbour's load swings it;
+//! rounds are cheap beside publishing):
 //! - **Raw consume + decode, one reader**: the tool's reader (by assignment, all partitions of
 //!   the three topics from the beginning) and [`Registry::decode`] of every record, nothing
 //!   else.
@@ -49,7 +49,7 @@ use schemas::{DomainEvent, EventHeader, PaymentAuthorized, ShipmentScheduled, To
 use std::sync::Arc;
 use tokio::time::Instant;
 
-/// What is measured, in the order of the first round.
+/// What each round times, in the order of the first round.
 #[derive(Clone, Copy)]
 enum What {
     Raw,
@@ -144,9 +144,9 @@ async fn main() {
         let iso = Isolated::new(env.clone(), &[]).await;
         for rates in run(&iso, orders, rounds, &mut cpu).await {
             let rebuild = rates[What::Rebuild as usize];
-            one.measured.push(rebuild);
+            one.system.push(rebuild);
             one.baseline.push(rates[What::Raw as usize]);
-            split.measured.push(rebuild);
+            split.system.push(rebuild);
             split.baseline.push(rates[What::RawSplit as usize]);
         }
         common::delete_namespace(&env, &iso.namespace).await;
@@ -235,8 +235,8 @@ async fn run(
         }
     };
     // As the tool runs it: its own connections, made by the rebuild as it needs them. (One
-    // pool for every round rebuilt slower each round: PostgreSQL's time per event grew from 3
-    // to 8 to 11 µs on connections that had written the shadow tables dropped since.)
+    // pool shared by every round would make each round slower than the last: PostgreSQL's
+    // time per event grows on connections that wrote shadow tables dropped since.)
     let rebuild = || async {
         let shadow = replay::prepare_shadow(&db, replay::shadow_tables(), true)
             .await

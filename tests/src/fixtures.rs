@@ -174,17 +174,44 @@ pub fn event(order_id: uuid::Uuid, reason: &str) -> DomainEvent {
     .into()
 }
 
-/// Whether the outbox row of `event_id`, written and committed before, is marked published: the
-/// relay deletes the rows it published.
-pub async fn is_published(client: &tokio_postgres::Client, event_id: uuid::Uuid) -> bool {
+/// Whether the outbox still holds the row of `event_id`: the relay deletes a row once the
+/// broker acknowledged it. A row's absence alone does not show it was published (an id never
+/// written is absent too): a test that waits for it checks the record on the topic after.
+pub async fn in_outbox(client: &tokio_postgres::Client, event_id: uuid::Uuid) -> bool {
     client
         .query_one(
-            "SELECT NOT EXISTS (SELECT 1 FROM outbox WHERE event_id = $1 AND published_at IS NULL)",
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE event_id = $1)",
             &[&event_id],
         )
         .await
         .expect("outbox queried")
         .get(0)
+}
+
+/// Inserts an outbox row as a replica of some build would, without `outbox::enqueue` (and so
+/// without waking the relay): `datum`, written with `schema_version` of its event's schema.
+pub async fn insert_outbox_row(
+    client: &impl tokio_postgres::GenericClient,
+    event: &DomainEvent,
+    datum: &[u8],
+    schema_version: i32,
+) {
+    let header = event.header();
+    client
+        .execute(
+            "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, schema_version)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            &[
+                &header.event_id,
+                &event.event_type().topic().name(),
+                &header.order_id.to_string(),
+                &event.event_type().full_name(),
+                &datum,
+                &schema_version,
+            ],
+        )
+        .await
+        .expect("outbox row inserted");
 }
 
 /// Produces one record to partition 0 of `topic`, as it is: no framing, no headers.

@@ -216,7 +216,7 @@ pub mod stack;
 
 /// The sum of `group`'s committed offsets on `topic` and the sum of the partitions' ends. The
 /// group has processed everything when the two are equal. `None` while the cluster cannot say
-/// (a coordinator moving, a broker just restarted): ask again.
+/// (a coordinator moving, a broker just restarted) or the topic does not exist: ask again.
 pub fn group_progress(env: &Env, group: &str, topic: &str) -> Option<(i64, i64)> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     let consumer: BaseConsumer = env
@@ -226,9 +226,15 @@ pub fn group_progress(env: &Env, group: &str, topic: &str) -> Option<(i64, i64)>
         .expect("consumer");
     let timeout = Duration::from_secs(10);
     let metadata = consumer.fetch_metadata(Some(topic), timeout).ok()?;
+    // A topic that does not exist has no offsets (it is not an empty one): None, so that a
+    // wrong topic name fails the caller instead of reading as "nothing there".
+    let found = metadata.topics().first()?;
+    if found.error().is_some() || found.partitions().is_empty() {
+        return None;
+    }
     let mut list = rdkafka::TopicPartitionList::new();
     let mut end = 0;
-    for partition in metadata.topics().first()?.partitions() {
+    for partition in found.partitions() {
         list.add_partition(topic, partition.id());
         end += consumer
             .fetch_watermarks(topic, partition.id(), timeout)
@@ -250,7 +256,8 @@ pub fn group_progress(env: &Env, group: &str, topic: &str) -> Option<(i64, i64)>
 
 /// [`group_progress`], asked until the cluster answers (within a minute).
 pub async fn group_progress_now(env: &Env, group: &str, topic: &str) -> (i64, i64) {
-    wait_until(Duration::from_secs(60), "the group's offsets", || {
+    let what = format!("the offsets of {group} on {topic} (does the topic exist?)");
+    wait_until(Duration::from_secs(60), &what, || {
         let (env, group, topic) = (env.clone(), group.to_owned(), topic.to_owned());
         async move {
             tokio::task::spawn_blocking(move || group_progress(&env, &group, &topic))

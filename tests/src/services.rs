@@ -12,6 +12,7 @@
 use crate::{fixtures::Isolated, wait_until, Env};
 use orderflow_proto::v1::{orders_client::OrdersClient, Item, PlaceOrderRequest};
 use reqwest::{header, Response, StatusCode};
+use schemas::Group;
 use serde_json::Value;
 use std::{
     fs,
@@ -23,12 +24,13 @@ use tokio::time::Instant;
 use tonic::transport::Channel;
 use uuid::Uuid;
 
-/// The consumer groups of the three services; each needs its `<ns><group>.dlq` topic.
+/// The consumer groups of the three services (`schemas::Group::ALL`); each needs its
+/// `<ns><group>.dlq` topic.
 pub const GROUPS: [&str; 4] = [
-    "order-status-projector",
-    "order-service",
-    "payment-service",
-    "shipping-service",
+    Group::ALL[0].name(),
+    Group::ALL[1].name(),
+    Group::ALL[2].name(),
+    Group::ALL[3].name(),
 ];
 
 /// order-service's gRPC port setting.

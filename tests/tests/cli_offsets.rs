@@ -94,7 +94,11 @@ async fn offsets_reset_plans_moves_a_stopped_group_and_refuses_an_active_one() {
 
     // Executed on the stopped group: it moves.
     let done = cli.json(RESET_TO_EARLIEST).await;
-    assert!(done.iter().all(|m| m["executed"] == true), "{done:#?}");
+    assert_eq!(done.len(), 3, "one move per partition: {done:#?}");
+    for m in &done {
+        assert_eq!(m["executed"], true, "{m}");
+        assert_eq!(m["new"], 0, "{m}");
+    }
     assert_eq!(group_progress_now(&iso.env, &group, &topic).await, (0, 5));
     let lag: i64 = cli
         .json(&["offsets", "--group", "recorder"])

@@ -128,8 +128,9 @@ async fn order_tells_the_story_of_a_delivered_and_a_declined_order_and_flags_div
     let db = services.iso.client().await;
     let stale_event = uuid::Uuid::new_v4();
     db.execute(
-        "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, created_at)
-         VALUES ($1, 'orders', $2, 'orderflow.orders.OrderCancelled', '\\x00',
+        "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, schema_version,
+                             created_at)
+         VALUES ($1, 'orders', $2, 'orderflow.orders.OrderCancelled', '\\x00', 1,
                  now() - interval '1 hour')",
         &[&stale_event, &stuck],
     )

@@ -39,7 +39,17 @@ fn each_service_names_the_setting_that_is_wrong() {
             ],
             "http.port",
         ),
-        ("order-service", &[], "database"),
+        // Nothing set: the missing setting is named, not a connection error about a database.
+        (
+            "order-service",
+            &[],
+            "missing configuration field \"database\"",
+        ),
+        (
+            "order-service",
+            &[("ORDER__DATABASE__POOL_SIZE", "4")],
+            "missing configuration field \"database.url\"",
+        ),
         (
             "order-service",
             &[("ORDER__DATABASE__URL", "not a url")],

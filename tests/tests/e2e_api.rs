@@ -7,9 +7,12 @@ use orderflow_tests::services::{
     customer, etag, expect_json, expect_problem, order_body, Service, Services,
 };
 use reqwest::{header, StatusCode};
-use schemas::Topic;
+use schemas::{EventType, Group, Topic};
 use serde_json::{json, Value};
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::{BTreeSet, HashMap},
+    time::Duration,
+};
 use tokio::time::Instant;
 
 /// The `field`s of a 422 problem.
@@ -622,7 +625,49 @@ async fn every_service_serves_health_metrics_and_its_openapi_document() {
         }
         let metrics = get("/metrics").await.unwrap();
         assert_eq!(metrics.status(), StatusCode::OK);
-        assert!(metrics.text().await.unwrap().contains("# TYPE"));
+        let metrics = metrics.text().await.unwrap();
+        assert!(metrics.contains("# TYPE"));
+        // No event was placed: every counter of the service's groups is there, at zero.
+        let groups: &[Group] = match service {
+            Service::Order => &[Group::OrderService, Group::OrderStatusProjector],
+            Service::Payment => &[Group::PaymentService],
+            Service::Shipping => &[Group::ShippingService],
+        };
+        let mut expected = BTreeSet::new();
+        for group in groups {
+            for topic in group.reads() {
+                for event_type in EventType::ALL.iter().filter(|t| t.topic() == *topic) {
+                    expected.insert(format!(
+                        "{}|{}|{}",
+                        group.name(),
+                        topic.name(),
+                        event_type.full_name()
+                    ));
+                }
+            }
+        }
+        let zeroed: BTreeSet<String> = metrics
+            .lines()
+            .filter_map(|line| line.strip_prefix("orderflow_events_processed_total{"))
+            .filter(|line| line.ends_with("} 0"))
+            .map(|line| {
+                let label = |name: &str| {
+                    let value = line.split(&format!("{name}=\"")).nth(1).unwrap_or_default();
+                    let value = value.split('"').next().unwrap_or_default();
+                    // Group and topic carry the test's namespace: `<ns><name>`.
+                    value.rsplit('.').next().unwrap_or_default().to_owned()
+                };
+                let event_type = line.split("event_type=\"").nth(1).unwrap_or_default();
+                let event_type = event_type.split('"').next().unwrap_or_default();
+                format!("{}|{}|{}", label("group"), label("topic"), event_type)
+            })
+            .collect();
+        assert_eq!(
+            zeroed,
+            expected,
+            "{}: events_processed_total",
+            service.binary()
+        );
         let openapi = expect_json(get("/openapi.json").await.unwrap(), StatusCode::OK).await;
         assert!(openapi["openapi"].is_string(), "{}", service.binary());
         assert_eq!(openapi["info"]["title"], service.binary());

@@ -4,10 +4,11 @@
 //! for every relay hop and a consumer span for every Kafka hop.
 
 use orderflow_tests::{
-    services::{customer, order_body, Options, Services},
+    services::{customer, order_body, Options, Service, Services},
     stack::SecondStack,
     wait_until, Env,
 };
+use schemas::{Group, Topic};
 use serde_json::Value;
 use std::{collections::HashMap, time::Duration};
 
@@ -61,13 +62,15 @@ fn spans_of(trace: &Value) -> Vec<Span> {
         .collect()
 }
 
-/// The span of `consumer` processing the event it read from `topic` (of the test's namespace).
-fn consumer_span<'a>(spans: &'a [Span], topic: &str, consumer: &str) -> Option<&'a Span> {
+/// The span of consumer group `group` processing the event it read from `topic` (both of the
+/// test's namespace, `<ns>.<name>`).
+fn consumer_span(spans: &[Span], topic: Topic, group: Group) -> Option<&Span> {
     spans.iter().find(|c| {
-        c.service == consumer
-            && c.tag("span.kind") == Some("consumer")
+        c.tag("span.kind") == Some("consumer")
             && c.tag("messaging.destination.name")
                 .is_some_and(|t| t.ends_with(&format!(".{topic}")))
+            && c.tag("messaging.consumer.group.name")
+                .is_some_and(|g| g.ends_with(&format!(".{group}")))
     })
 }
 
@@ -92,12 +95,13 @@ async fn one_order_is_one_trace_in_jaeger_across_all_services_and_kafka_hops() {
     )
     .await;
     let trace_id = uuid::Uuid::new_v4().simple().to_string();
+    let client_span = "00f067aa0ba902b7";
     let response = services
         .post_order(
             &order_body(&customer(), 1_250),
             &[(
                 "traceparent",
-                format!("00-{trace_id}-00f067aa0ba902b7-01").as_str(),
+                format!("00-{trace_id}-{client_span}-01").as_str(),
             )],
         )
         .await;
@@ -106,15 +110,24 @@ async fn one_order_is_one_trace_in_jaeger_across_all_services_and_kafka_hops() {
     let order_id = placed["order_id"].as_str().expect("order_id").to_owned();
     services.wait_until_scheduled(&order_id).await;
 
-    // Every hop of the flow: the relay of each service publishes (producer span) and a
-    // consumer group of another service processes it (consumer span, child of the producer's).
-    let hops = [
-        ("orders", "payment-service"),
-        ("orders", "order-service"), // the read-model projector
-        ("payments", "shipping-service"),
-        ("payments", "order-service"),
-        ("shipments", "order-service"),
-    ];
+    // Every hop of the flow: the relay of each service publishes (producer span) and each
+    // consumer group that reads the topic processes it (consumer span, child of the producer's).
+    let hops: Vec<(Topic, Group)> = Group::ALL
+        .iter()
+        .flat_map(|g| g.reads().iter().map(move |t| (*t, *g)))
+        .collect();
+    assert_eq!(hops.len(), 8, "{hops:?}");
+    let hops = hops.as_slice();
+    let service_of = |group: Group| match group {
+        Group::OrderService | Group::OrderStatusProjector => Service::Order,
+        Group::PaymentService => Service::Payment,
+        Group::ShippingService => Service::Shipping,
+    };
+    let publisher_of = |topic: Topic| match topic {
+        Topic::Orders => Service::Order,
+        Topic::Payments => Service::Payment,
+        Topic::Shipments => Service::Shipping,
+    };
     let http = reqwest::Client::new();
     let url = format!("{}/api/traces/{trace_id}", jaeger.jaeger_query_url());
     let spans = wait_until(
@@ -127,8 +140,8 @@ async fn one_order_is_one_trace_in_jaeger_across_all_services_and_kafka_hops() {
                 let spans = spans_of(body["data"].get(0)?);
                 // Spans arrive in separate exports: wait for each hop's consumer span and
                 // the producer span it names as parent.
-                let complete = hops.iter().all(|(topic, consumer)| {
-                    consumer_span(&spans, topic, consumer)
+                let complete = hops.iter().all(|(topic, group)| {
+                    consumer_span(&spans, *topic, *group)
                         .is_some_and(|c| spans.iter().any(|p| Some(&p.id) == c.parent.as_ref()))
                 });
                 complete.then_some(spans)
@@ -137,18 +150,21 @@ async fn one_order_is_one_trace_in_jaeger_across_all_services_and_kafka_hops() {
     )
     .await;
 
-    let services_seen: std::collections::BTreeSet<&str> =
-        spans.iter().map(|s| s.service.as_str()).collect();
-    for service in ["order-service", "payment-service", "shipping-service"] {
-        assert!(services_seen.contains(service), "no span of {service}");
-    }
+    // The trace continues the client's: order-service's server span is its child.
+    let roots: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.parent.as_deref() == Some(client_span))
+        .collect();
+    assert_eq!(roots.len(), 1, "one span continues the client's: {roots:?}");
+    assert_eq!(roots[0].service, Service::Order.binary());
+    assert_eq!(roots[0].tag("span.kind"), Some("server"), "{:?}", roots[0]);
     let by_id: HashMap<&str, &Span> = spans.iter().map(|s| (s.id.as_str(), s)).collect();
-    for (topic, consumer) in hops {
-        let consumed = consumer_span(&spans, topic, consumer).expect("consumer span");
+    for &(topic, group) in hops {
+        let consumer = service_of(group).binary();
+        let consumed = consumer_span(&spans, topic, group).expect("consumer span");
+        assert_eq!(consumed.service, consumer, "{consumed:?}");
         assert_eq!(consumed.tag("messaging.system"), Some("kafka"));
         assert_eq!(consumed.tag("messaging.operation.type"), Some("process"));
-        assert!(consumed.tag("messaging.consumer.group.name").is_some());
-        assert!(consumed.tag("messaging.kafka.offset").is_some());
         // The Kafka hop: the consumer span's parent is the relay's producer span of that topic.
         let producer = consumed
             .parent
@@ -158,6 +174,11 @@ async fn one_order_is_one_trace_in_jaeger_across_all_services_and_kafka_hops() {
                 panic!("the consumer span of {topic} in {consumer} has no parent in the trace")
             });
         assert_eq!(producer.tag("span.kind"), Some("producer"), "{producer:?}");
+        assert_eq!(
+            producer.service,
+            publisher_of(topic).binary(),
+            "{producer:?}"
+        );
         assert_eq!(producer.tag("messaging.system"), Some("kafka"));
         assert_eq!(producer.tag("messaging.operation.type"), Some("send"));
         assert_eq!(
@@ -168,10 +189,14 @@ async fn one_order_is_one_trace_in_jaeger_across_all_services_and_kafka_hops() {
             producer.tag("messaging.message.id"),
             consumed.tag("messaging.message.id")
         );
-        assert!(
-            producer.tag("messaging.kafka.offset").is_some(),
-            "{producer:?}"
-        );
+        // Where the relay's record landed is where the consumer read it.
+        for position in [
+            "messaging.destination.partition.id",
+            "messaging.kafka.offset",
+        ] {
+            assert!(producer.tag(position).is_some(), "{position}: {producer:?}");
+            assert_eq!(producer.tag(position), consumed.tag(position), "{position}");
+        }
     }
     drop(services);
 }

@@ -17,26 +17,50 @@ async fn a_reader_that_falls_behind_is_told_it_lagged_and_the_connection_still_a
         .batch_execute("SELECT pg_notify('burst', g::text) FROM generate_series(1, 3000) g")
         .await
         .unwrap();
-    // The connection answers its own queries although nobody read the notifications.
-    let one: i32 = tokio::time::timeout(
+    // The connection answers its own queries although nobody read the notifications: its
+    // backend is the one that LISTENs (a query on another connection would prove nothing).
+    let listening: i64 = tokio::time::timeout(
         std::time::Duration::from_secs(10),
-        client.query_one("SELECT 1", &[]),
+        client.query_one(
+            "SELECT count(*) FROM pg_listening_channels() c WHERE c = 'burst'",
+            &[],
+        ),
     )
     .await
     .expect("the connection answers while its notifications pile up")
     .unwrap()
     .get(0);
-    assert_eq!(one, 1);
+    assert_eq!(listening, 1, "the connection still listens on burst");
 
     assert!(
         matches!(notifications.recv().await, Some(db::Notice::Lagged)),
         "the lag is reported first"
     );
-    let mut kept = 0;
-    while let Ok(Some(db::Notice::Notification(_))) =
+    // What the buffer kept, in order, then nothing of the burst: the rest was dropped.
+    let mut kept = Vec::new();
+    while let Ok(Some(db::Notice::Notification(n))) =
         tokio::time::timeout(std::time::Duration::from_millis(500), notifications.recv()).await
     {
-        kept += 1;
+        kept.push(n.payload().parse::<u32>().expect("a number of the burst"));
     }
-    assert!(kept > 0 && kept < 3000, "kept {kept} of 3000");
+    assert!(
+        !kept.is_empty() && kept.len() < 3000,
+        "kept {} of 3000",
+        kept.len()
+    );
+    assert_eq!(
+        kept,
+        (1..=kept.len() as u32).collect::<Vec<_>>(),
+        "the first ones, in order"
+    );
+
+    // Once read, the connection delivers the next notification as it comes.
+    notifier
+        .batch_execute("SELECT pg_notify('burst', 'after')")
+        .await
+        .unwrap();
+    match tokio::time::timeout(std::time::Duration::from_secs(10), notifications.recv()).await {
+        Ok(Some(db::Notice::Notification(n))) => assert_eq!(n.payload(), "after"),
+        other => panic!("expected the notification after the burst, got {other:?}"),
+    }
 }

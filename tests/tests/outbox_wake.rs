@@ -5,8 +5,8 @@
 //! this relay too.
 
 use orderflow_tests::{
-    fixtures::{event, is_published, Isolated},
-    wait_until, Env,
+    fixtures::{event, in_outbox, insert_outbox_row, Isolated},
+    read_topic, wait_until, Env,
 };
 use platform::{app::Platform, outbox};
 use schemas::codec;
@@ -34,36 +34,31 @@ async fn only_a_commit_that_enqueued_wakes_the_relay() {
     outbox::enqueue(&tx, &first).await.unwrap();
     outbox::commit(tx).await.unwrap();
     wait_until(WAIT, "the enqueued row to be published", || async {
-        is_published(&db, first.header().event_id)
-            .await
-            .then_some(())
+        (!in_outbox(&db, first.header().event_id).await).then_some(())
     })
     .await;
+    let topic = iso.topic(schemas::Topic::Orders);
+    let published = read_topic(&iso.env, &topic, 1, WAIT).await;
+    assert_eq!(published.len(), 1, "the enqueued row is on the topic");
 
     // A row the transaction wrote without `enqueue`: its commit does not wake the relay.
     let unseen = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
     let header = unseen.header();
     let tx = outbox::Transaction::begin(&mut client).await.unwrap();
-    tx.execute(
-        "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, schema_version)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-        &[
-            &header.event_id,
-            &unseen.event_type().topic().name(),
-            &header.order_id.to_string(),
-            &unseen.event_type().full_name(),
-            &codec::encode_datum(&unseen).unwrap(),
-            &(unseen.event_type().newest_version() as i32),
-        ],
+    let version = unseen.event_type().newest_version() as i32;
+    insert_outbox_row(
+        &**tx,
+        &unseen,
+        &codec::encode_datum(&unseen).unwrap(),
+        version,
     )
-    .await
-    .unwrap();
+    .await;
     outbox::commit(tx).await.unwrap();
     // An absence has no condition to wait for: the window is many times what a woken relay
     // takes to publish (the first row above: milliseconds), with its fallback poll off.
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
-        !is_published(&db, header.event_id).await,
+        in_outbox(&db, header.event_id).await,
         "a commit without enqueued rows woke the relay"
     );
 
@@ -73,10 +68,10 @@ async fn only_a_commit_that_enqueued_wakes_the_relay() {
     outbox::enqueue(&tx, &second).await.unwrap();
     outbox::commit(tx).await.unwrap();
     wait_until(WAIT, "both rows to be published", || async {
-        (is_published(&db, header.event_id).await
-            && is_published(&db, second.header().event_id).await)
+        (!in_outbox(&db, header.event_id).await && !in_outbox(&db, second.header().event_id).await)
             .then_some(())
     })
     .await;
+    assert_eq!(read_topic(&iso.env, &topic, 3, WAIT).await.len(), 3);
     stop.cancel();
 }

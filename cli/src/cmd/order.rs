@@ -137,7 +137,7 @@ pub async fn run(settings: &Settings, out: &Out, args: OrderArgs) -> Result<(), 
             .query(
                 "SELECT event_id, event_type, topic,
                         EXTRACT(EPOCH FROM now() - created_at)::float8
-                 FROM outbox WHERE message_key = $1 AND published_at IS NULL ORDER BY id",
+                 FROM outbox WHERE message_key = $1 ORDER BY id",
                 &[&key],
             )
             .await

@@ -10,7 +10,7 @@
 //! batches ([`Batches`]), so that a batch holds the events of an order on the three topics
 //! together, and reads the next batch while its connection applies one. Each batch is decoded
 //! with the platform's registry client and applied with order-service's own projector
-//! ([`order_service::handlers::projector::Projector`]) to the shadow tables
+//! ([`order_service::consumers::order_status_projector::Projector`]) to the shadow tables
 //! `order_views_rebuild` and `order_view_events_rebuild`, in **one** transaction that also
 //! records the next offset of every partition in `order_views_rebuild_positions`. So:
 //! - the live tables are never written: nothing the platform reads changes;
@@ -18,15 +18,14 @@
 //!   committed batch, and the next run **resumes** from those positions (`--fresh` discards it
 //!   instead);
 //! - the three shadow tables are `UNLOGGED` while they are a scratch copy: their rows and
-//!   indexes write no WAL, most of what remains of writing a row once the secondary indexes
-//!   wait for the swap (measured: rebuild 45k → 57k events/s, medians of 5). PostgreSQL empties
-//!   unlogged tables after its own crash, all three at once, so a rebuild interrupted by a
+//!   indexes write no WAL, which is most of what writing a row costs once the secondary
+//!   indexes wait for the swap. PostgreSQL empties unlogged tables after its own crash, all three at once, so a rebuild interrupted by a
 //!   database crash starts over from an empty shadow with no positions: discarded, never
 //!   inconsistent. Nothing the platform reads is unlogged: the swap makes them logged first;
 //! - an event published twice (a relay retry) is applied once: the rebuild keeps the ids of
 //!   the events the shadow holds in memory ([`Shadow`]), read back from its event table when it
 //!   resumes, as its inbox. A lookup in memory instead of an index on `event_id` written per
-//!   event and a query per batch; the price is some 20 to 40 bytes of memory per event;
+//!   event and a query per batch; the price is an id (16 bytes) and the set's overhead per event;
 //! - undecodable records are counted and skipped, as the live projector dead-letters them;
 //! - the shadow's projector is its only writer ([`Projector::exclusive`]). Every event is keyed
 //!   by its order id, so with as many partitions on the three topics (the deployments' rule)
@@ -66,7 +65,7 @@ use crate::{
     CliError,
 };
 use futures::TryStreamExt;
-use order_service::handlers::projector::{Projector, ViewTables};
+use order_service::consumers::order_status_projector::{Projector, ViewTables};
 use platform::{
     config::DatabaseSettings,
     consumer::InboundEvent,
@@ -219,8 +218,8 @@ pub struct Shadow {
 }
 
 /// A set of event ids, hashed with foldhash: one insert per event read. SipHash, the default,
-/// resists chosen keys, which these are not (the platform's own random ids), and its inserts
-/// took 2.5 % of the tool's CPU time in a rebuild (perf).
+/// resists chosen keys, which these are not (the platform's own random ids), and costs more
+/// per insert, on the rebuild's hot path.
 type EventIds = HashSet<Uuid, foldhash::fast::RandomState>;
 
 impl Shadow {
@@ -483,8 +482,8 @@ async fn work(
         }
         next = following;
     }
-    // Closing a consumer waits for librdkafka's threads to wind down (some 100 ms): off the
-    // rebuild's path, which has nothing left to read from it.
+    // Closing a consumer waits for librdkafka's threads to wind down: off the rebuild's path,
+    // which has nothing left to read from it.
     tokio::task::spawn_blocking(move || drop(batches));
     Ok(stats)
 }
@@ -569,8 +568,8 @@ async fn remaining(
 /// order (the records' timestamps; each partition in offset order). One order's events on the
 /// three topics, published moments apart, then fall in one batch, whose view the projector
 /// inserts once with all of them folded in. Kafka delivers a partition's records in runs, so
-/// batches as delivered held each topic's events of an order apart: a view inserted, then
-/// locked and updated once per further topic, three writes instead of one.
+/// batches taken as delivered would hold each topic's events of an order apart: a view
+/// inserted, then locked and updated once per further topic, three writes instead of one.
 struct Batches {
     reader: Reader,
     registry: Arc<Registry>,
@@ -607,7 +606,7 @@ impl Batches {
             next: vec![None; self.partitions.len()],
         };
         for (slot, m) in &batch {
-            // Decoding a batch takes milliseconds without waiting for anything: give way now
+            // Decoding a batch is CPU work that never waits for anything: give way now
             // and then, so the commit beside it (same task) and the other workers send their
             // next statements as soon as the database answers.
             tokio::task::consume_budget().await;
@@ -755,10 +754,10 @@ pub struct Swapped {
 /// wait; one in flight finishes first), catch the shadow up to the current end of every
 /// partition (the locked projector cannot be past it), check that the shadow's positions are at
 /// or beyond the live ones, then rename: live → `*_replaced`, shadow → live, with the live
-/// table's NOTIFY trigger and sequence carried over (moved past the numbers the rebuild gave
-/// the shadow's events). At commit the waiting projector resolves
+/// events table's sequence carried over (moved past the numbers the rebuild gave the shadow's
+/// events). At commit the waiting projector resolves
 /// the names again, finds the shadow's positions and skips what it holds (see
-/// [`order_service::handlers::projector`]).
+/// [`order_service::consumers::order_status_projector`]).
 pub async fn swap(
     source: &Source<'_>,
     pool: &Pool,
@@ -781,9 +780,9 @@ pub async fn swap(
     // table's indexes with it. Also outside the lock.
     index_shadow(pool, db, tables).await?;
     let tx = client.transaction().await.map_err(|e| db.failed(e))?;
-    // In the order the projector's transactions take them (positions, views, events): one
-    // holding the positions and waiting for the views while this held the views and waited for
-    // the positions was a deadlock, and the swap failed.
+    // In the order the projector's transactions take them (positions, views, events): in any
+    // other order, a projector transaction holding the positions and waiting for the views
+    // would deadlock with this one, and the swap would fail.
     tx.batch_execute(&format!(
         "LOCK TABLE {}, {}, {} IN ACCESS EXCLUSIVE MODE",
         live.positions, live.views, live.events
@@ -832,8 +831,6 @@ pub async fn swap(
     let (sv, se, sp) = (&tables.views, &tables.events, &tables.positions);
     let mut sql = format!(
         "DROP TABLE IF EXISTS {lv}_replaced, {le}_replaced, {lp}_replaced;
-         CREATE TRIGGER order_views_notify AFTER INSERT OR UPDATE ON {sv}
-             FOR EACH ROW EXECUTE FUNCTION order_views_notify();
          ALTER TABLE {lv} RENAME TO {lv}_replaced;
          ALTER TABLE {le} RENAME TO {le}_replaced;
          ALTER TABLE {lp} RENAME TO {lp}_replaced;

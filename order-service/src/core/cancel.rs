@@ -33,7 +33,7 @@ pub async fn request_cancellation(
         .await?
         .ok_or(OrderError::NotFound)?;
     let (cancelled, requested): (bool, bool) = (row.get(0), row.get(1));
-    let status = row.get::<_, Option<&str>>(2).and_then(OrderStatus::parse);
+    let status: Option<OrderStatus> = row.get(2);
     if cancelled || status == Some(OrderStatus::Cancelled) {
         return Ok(CancelOutcome::AlreadyCancelled);
     }

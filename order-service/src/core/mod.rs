@@ -7,11 +7,7 @@ pub mod follow;
 pub mod place;
 pub mod query;
 
-use platform::{
-    db::{self, DbError},
-    http::Problem,
-    outbox::OutboxError,
-};
+use platform::{db::DbError, http::Problem, outbox::OutboxError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OrderError {
@@ -23,14 +19,18 @@ pub enum OrderError {
     AlreadyShipped,
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error("database query failed")]
-    Query(#[from] tokio_postgres::Error),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
 }
 
 impl From<platform::db::PoolError> for OrderError {
     fn from(e: platform::db::PoolError) -> Self {
+        OrderError::Db(e.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for OrderError {
+    fn from(e: tokio_postgres::Error) -> Self {
         OrderError::Db(e.into())
     }
 }
@@ -49,11 +49,8 @@ impl From<OrderError> for Problem {
                 p
             }
             OrderError::AlreadyShipped => Problem::conflict(e.to_string()),
-            OrderError::Db(ref db) => Problem::database(&e, db.is_unavailable()),
-            OrderError::Query(ref q) | OrderError::Outbox(OutboxError::Write(ref q)) => {
-                Problem::database(&e, db::is_transient(q))
-            }
-            other => Problem::internal(&other),
+            OrderError::Db(db) => db.into(),
+            OrderError::Outbox(outbox) => outbox.into(),
         }
     }
 }

@@ -62,13 +62,6 @@ pub struct ShipmentView {
     pub status: ShipmentStatus,
 }
 
-/// A status column, written by this service from the same enum.
-fn status<T>(text: Option<String>, parse: fn(&str) -> Option<T>) -> T {
-    text.as_deref()
-        .and_then(parse)
-        .expect("status columns hold the statuses the projector writes")
-}
-
 const VIEW_COLUMNS: &str = "o.order_id, o.customer_id, o.currency, o.items, o.total_cents,
     COALESCE(v.status, 'PENDING'), v.cancellation_reason, v.payment_id, v.payment_status,
     v.payment_amount, v.decline_reason, v.shipment_id, v.shipment_status,
@@ -79,7 +72,7 @@ fn view(row: &Row) -> OrderView {
     let items: serde_json::Value = row.get(3);
     let payment = row.get::<_, Option<Uuid>>(7).map(|payment_id| PaymentView {
         payment_id,
-        status: status(row.get(8), PaymentStatus::parse),
+        status: row.get(8),
         amount_cents: row.get::<_, Option<i64>>(9).unwrap_or_default(),
         decline_reason: row.get(10),
     });
@@ -87,7 +80,7 @@ fn view(row: &Row) -> OrderView {
         .get::<_, Option<Uuid>>(11)
         .map(|shipment_id| ShipmentView {
             shipment_id,
-            status: status(row.get(12), ShipmentStatus::parse),
+            status: row.get(12),
         });
     OrderView {
         order_id: row.get(0),
@@ -95,12 +88,12 @@ fn view(row: &Row) -> OrderView {
         currency: row.get(2),
         items: serde_json::from_value(items).unwrap_or_default(),
         total_cents: row.get(4),
-        status: status(row.get(5), OrderStatus::parse),
+        status: row.get(5),
         cancellation_reason: row.get(6),
         cancellation: row
-            .get::<_, Option<String>>(16)
-            .map(|text| CancellationView {
-                status: status(Some(text), CancellationStatus::parse),
+            .get::<_, Option<CancellationStatus>>(16)
+            .map(|status| CancellationView {
+                status,
                 reason: row.get(17),
             }),
         payment,
@@ -301,7 +294,7 @@ impl TryFrom<ListQuery> for ListFilter {
 ///
 /// The page size is a parameter, which a generic plan (PostgreSQL's choice for a statement
 /// run many times) cannot see: it assumes a tenth of the table and prefers scanning it whole
-/// and sorting (or a parallel scan), hundreds of ms per request at 10k orders. So each
+/// and sorting (or a parallel scan), a cost that grows with the tables. So each
 /// statement selects at most the largest page in a subquery, a `LIMIT` the planner sees, and
 /// the outer `LIMIT $3` stops it after the rows asked for; a `LIMIT` keeps the order of the
 /// rows below it.
@@ -406,9 +399,12 @@ pub struct AppliedEvent {
     pub trace_id: Option<String>,
 }
 
-/// The events applied to an order's view, in the order they were applied: one prepared
-/// statement, by the order's primary key and `order_view_events_order`. The order's row tells
-/// an unknown order (no row) from one without events yet (a row of NULLs).
+/// The events applied to an order's view, in the order they happened (their `occurred_at`,
+/// then the order the projector applied them in): a projector that catches up reads the three
+/// topics side by side and may apply a shipment before the placement it follows, but the
+/// timeline a reader sees starts with the placement. One prepared statement, by the order's
+/// primary key and `order_view_events_order` (an order has a handful of events to sort). The
+/// order's row tells an unknown order (no row) from one without events yet (a row of NULLs).
 pub async fn order_events(pool: &Pool, order_id: Uuid) -> Result<Vec<AppliedEvent>, OrderError> {
     let client = pool.get().await?;
     let statement = client
@@ -416,7 +412,7 @@ pub async fn order_events(pool: &Pool, order_id: Uuid) -> Result<Vec<AppliedEven
             "SELECT e.event_id, e.event_type, e.topic, e.kafka_partition, e.kafka_offset,
                     e.occurred_at, e.trace_id
              FROM orders o LEFT JOIN order_view_events e USING (order_id)
-             WHERE o.order_id = $1 ORDER BY e.seq",
+             WHERE o.order_id = $1 ORDER BY e.occurred_at, e.seq",
         )
         .await?;
     let rows = client.query(&statement, &[&order_id]).await?;

@@ -82,6 +82,8 @@ impl CancellationStatus {
     }
 }
 
+schemas::status_from_sql!(OrderStatus, CancellationStatus);
+
 /// A lifecycle stage with a rank: facts keep the highest-ranked stage seen (none is 0).
 fn payment_rank(status: PaymentStatus) -> u8 {
     match status {

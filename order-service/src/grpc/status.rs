@@ -2,7 +2,7 @@
 //! problem+json for REST. Details travel as `google.rpc` messages (`grpc-status-details-bin`).
 
 use crate::core::OrderError;
-use platform::{db::DbError, http::FieldError};
+use platform::http::FieldError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -37,7 +37,10 @@ impl From<OrderError> for Status {
                     "an order can be cancelled until its parcel is dispatched",
                 ),
             ),
-            OrderError::Db(DbError::Pool(_)) => Status::unavailable("the database is unavailable"),
+            // As REST answers 503: the pool, a lost connection, a restarting server.
+            OrderError::Db(ref db) if db.is_unavailable() => {
+                Status::unavailable("the database is unavailable")
+            }
             other => {
                 tracing::error!(error = %platform::error_chain(&other), "call failed");
                 Status::internal("the call could not be completed; it is safe to retry")

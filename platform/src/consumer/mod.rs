@@ -1,8 +1,8 @@
 //! Reliable consumers: at-least-once delivery made effectively-once by an inbox.
 //!
 //! # The loop
-//! `Consuming`: gather a batch (the first message, then whatever has arrived meanwhile, up to
-//! `batch_size`; `batch_wait_ms` can make it wait for more), decode it, then run the handler in
+//! Each turn gathers a batch (the first message, then whatever has arrived meanwhile, up to
+//! `batch_size`; `batch_wait_ms` can make it wait for more), decodes it, then runs the handler in
 //! **one** database transaction that also records each `(group, event_id)` in the inbox. A
 //! handler that can apply many events in a few statements ([`Handler::BATCHES`]) is handed the
 //! whole batch; others are called once per event. After the commit, offsets are stored
@@ -13,11 +13,15 @@
 //! latency at the fetch itself when the load is low; when it is high, messages pile up during
 //! a batch's transaction and the next batch is full anyway.
 //!
-//! `Draining` on shutdown: no new fetch; the batch in hand is finished (or abandoned if it is
-//! waiting out a transient failure), stored offsets are committed synchronously, and the
-//! dead-letter producer is flushed, each bounded by `drain_timeout_ms`. Before partitions are
-//! revoked in a rebalance the stored offsets are committed too, so the next owner starts after
-//! what was processed.
+//! # Shutdown
+//! The loop ends when shutdown is signalled while it waits for a batch's first message, or
+//! after the batch in hand: that batch is finished and its offsets stored, unless it is waiting
+//! out a failure, whose backoff then ends at once and leaves the batch unacknowledged (its
+//! offsets are not stored, so the partitions' next owner gets it again). A dead letter still
+//! unsent `drain_timeout_ms` after shutdown abandons its batch the same way. Then the stored
+//! offsets are committed synchronously and the dead-letter producer is flushed for at most
+//! `drain_timeout_ms`. Before partitions are revoked in a rebalance the stored offsets are
+//! committed too, so the next owner starts after what was processed.
 //!
 //! # Failures
 //! Permanent ([`dlq`] lists them): the message goes to `<group>.dlq` unchanged with
@@ -95,6 +99,16 @@ impl From<tokio_postgres::Error> for HandlerError {
             HandlerError::Transient(Box::new(e))
         } else {
             HandlerError::Persistent(Box::new(e))
+        }
+    }
+}
+
+impl From<crate::db::DbError> for HandlerError {
+    fn from(e: crate::db::DbError) -> Self {
+        match e {
+            crate::db::DbError::Postgres(e) => e.into(),
+            other if other.is_unavailable() => HandlerError::Transient(Box::new(other)),
+            other => HandlerError::Persistent(Box::new(other)),
         }
     }
 }
@@ -653,8 +667,8 @@ impl<H: Handler> ConsumerGroup<H> {
     }
 }
 
-/// Stores, for each partition of `batch`, the offset after its last message: one call per batch
-/// instead of one per message (each of which looked the topic up in librdkafka).
+/// Stores, for each partition of `batch`, the offset after its last message: one call per batch,
+/// not one per message, as each call looks its topic up in librdkafka.
 fn store_offsets(consumer: &GroupConsumer, batch: &[OwnedMessage]) {
     let mut next: HashMap<(&str, i32), i64> = HashMap::new();
     for m in batch {

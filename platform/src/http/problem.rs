@@ -123,6 +123,27 @@ impl Problem {
     }
 }
 
+/// The one place a database failure becomes an answer, for every service: 503 with
+/// `Retry-After` while it passes (the pool, a lost connection, a restarting server), otherwise
+/// 500.
+impl From<crate::db::DbError> for Problem {
+    fn from(e: crate::db::DbError) -> Self {
+        let unavailable = e.is_unavailable();
+        Problem::database(&e, unavailable)
+    }
+}
+
+/// An outbox row that could not be written is a database failure; one that could not be encoded
+/// is a bug (500).
+impl From<crate::outbox::OutboxError> for Problem {
+    fn from(e: crate::outbox::OutboxError) -> Self {
+        match e {
+            crate::outbox::OutboxError::Write(q) => crate::db::DbError::Postgres(q).into(),
+            other => Problem::internal(&other),
+        }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} {}: {}", self.status, self.title, self.detail)

@@ -17,6 +17,7 @@ pub async fn request_span(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let span = tracing::info_span!(
         "http_request",
+        otel.kind = "server",
         method = %req.method(),
         path = %req.path(),
         status = tracing::field::Empty,

@@ -7,8 +7,8 @@
 //! row in that transaction: the [`Transaction`] records it. A consumer batch that enqueued
 //! nothing (the projector's, a payment that changed nothing) costs the relay no pass.
 //! Nothing on the commit path notifies PostgreSQL: a transaction that sends `NOTIFY` takes a
-//! database-wide lock at commit, which serializes the commits of all of them (issue 9 measured
-//! half the write rate with a `NOTIFY` per insert). When another replica leads, this process's
+//! database-wide lock at commit, which serializes the commits of all of them and so caps the
+//! write rate of every service sharing the database. When another replica leads, this process's
 //! standby relay passes the wake-up on with one `NOTIFY outbox` of its own, after the commit
 //! and for any number of commits at once (see [`relay`]). Rows committed without [`commit`]
 //! are found by the relay's periodic poll.

@@ -9,17 +9,16 @@
 //! beside a new leader.
 //!
 //! # One pass
-//! 1. Fetch up to `batch_size` unpublished rows in id order. Unpublished, not "above the last
-//!    id": a transaction that took a smaller id but committed later is found on the next pass.
-//!    The fetch reads the `outbox_pending` index in order and stops at `batch_size`, whatever
-//!    the statistics say ([`Relay::connect`]).
+//! 1. Fetch up to `batch_size` rows in id order. Every row in the table is unpublished (step
+//!    3), so the fetch takes the oldest, not those "above the last id": a transaction that took
+//!    a smaller id but committed later is found on the next pass. The fetch reads the primary
+//!    key in order and stops at `batch_size`, whatever the statistics say ([`Relay::connect`]).
 //! 2. Enqueue the whole batch in the producer, then await all delivery reports.
-//! 3. Mark exactly the acknowledged rows published, by deleting them: a `DELETE` only stamps
-//!    the heap tuples, where setting `published_at` wrote a new version of each row and entries
-//!    in every index of the table. A row of a key that comes after a failed row of the same key
-//!    stays even if it was acknowledged, so it is sent again after the earlier one: consumers
-//!    deduplicate by `event_id`, and the order per key holds. Nothing reads published rows:
-//!    the debugging tool and the gauges look at unpublished ones only.
+//! 3. Delete exactly the acknowledged rows ([`delete_published`]): a `DELETE` only stamps the
+//!    heap tuples, where marking a row with an `UPDATE` would write a new version of it and
+//!    entries in every index of the table. A row of a key that comes after a failed row of the
+//!    same key stays even if it was acknowledged, so it is sent again after the earlier one:
+//!    consumers deduplicate by `event_id`, and the order per key holds.
 //!
 //! # Waking up
 //! The leader runs a pass after every commit of outbox rows by its own process
@@ -29,7 +28,6 @@
 //! turns those commits of its process into one `NOTIFY outbox` per wake-up: off the commit
 //! path, so the notifying transactions PostgreSQL serializes are the relay's, not the business
 //! transactions.
-//! Rows marked published by builds that set `published_at` are deleted after `retention_secs`.
 //!
 //! # Framing with the writer's schema
 //! A row records the version of its event type's schema that wrote it, and is framed with the
@@ -161,12 +159,12 @@ impl Relay {
 
     /// The relay's dedicated connection, on which it takes the lock and runs every query.
     ///
-    /// Sorting is turned off on it (only on it): the fetch must walk `outbox_pending` in id
+    /// Sorting is turned off on it (only on it): the fetch must walk the primary key in id
     /// order and stop after `batch_size` rows. Without fresh statistics (a table just filled by
     /// an outage's backlog, before autovacuum analyzed it) the planner estimates a handful of
-    /// pending rows and reads all of them to sort them instead: with 20,000 pending rows 19 ms
-    /// per pass instead of 0.4 ms (issue 9, EXPLAIN ANALYZE). The relay's other statements
-    /// (delete by id, the lock) sort nothing.
+    /// pending rows and reads all of them to sort them instead, so a pass costs time in
+    /// proportion to the whole backlog rather than to `batch_size`. The relay's other
+    /// statements (delete by id, the lock) sort nothing.
     pub async fn connect(&self) -> Result<(tokio_postgres::Client, db::Notifications), RelayError> {
         let (client, notifications) = db::dedicated(&self.database_url).await?;
         client.batch_execute("SET enable_sort = off").await?;
@@ -200,7 +198,6 @@ impl Relay {
         tracing::info!("outbox relay is the leader");
 
         let poll = Duration::from_millis(self.settings.poll_interval_ms);
-        let mut next_cleanup = Instant::now();
         let mut backoff = Backoff::new(self.settings.backoff_max_ms);
         loop {
             // Commits from here on wake the next wait; earlier ones are visible to this pass.
@@ -225,10 +222,6 @@ impl Relay {
                 }
                 Err(e) => return Err(e),
             }
-            if Instant::now() >= next_cleanup {
-                self.delete_expired(&client).await?;
-                next_cleanup = Instant::now() + Duration::from_secs(60);
-            }
             tokio::select! {
                 _ = shutdown.cancelled() => return Ok(()),
                 Ok(()) = commits.changed() => {}
@@ -241,7 +234,7 @@ impl Relay {
         }
     }
 
-    /// One pass: fetch, publish, mark. Returns how many rows were published.
+    /// One pass: fetch, publish, delete. Returns how many rows were published.
     pub async fn publish_pending(
         &self,
         client: &tokio_postgres::Client,
@@ -251,7 +244,7 @@ impl Relay {
             return Ok(0);
         }
         let outcome = self.publish(&rows).await?;
-        mark_published(client, &outcome.acknowledged).await?;
+        delete_published(client, &outcome.acknowledged).await?;
         METRICS
             .outbox_published_total
             .inc_by(outcome.acknowledged.len() as u64);
@@ -265,7 +258,7 @@ impl Relay {
         }
     }
 
-    /// The oldest unpublished rows, at most `batch_size`, in id order.
+    /// The oldest rows, at most `batch_size`, in id order, of keys not held back.
     pub async fn fetch_pending(
         &self,
         client: &tokio_postgres::Client,
@@ -276,8 +269,8 @@ impl Relay {
         let rows = client
             .query(
                 "SELECT id, event_id, topic, message_key, event_type, payload, traceparent,
-                        COALESCE(schema_version, outbox_legacy_schema_version(event_type))
-                 FROM outbox WHERE published_at IS NULL AND message_key <> ALL($2)
+                        schema_version
+                 FROM outbox WHERE message_key <> ALL($2)
                  ORDER BY id LIMIT $1",
                 &[&self.settings.batch_size, &blocked],
             )
@@ -425,19 +418,6 @@ impl Relay {
         blocked.keys.extend(keys.into_iter().map(str::to_owned));
         METRICS.outbox_blocked_keys.set(blocked.keys.len() as i64);
     }
-
-    async fn delete_expired(&self, client: &tokio_postgres::Client) -> Result<(), RelayError> {
-        let deleted = client
-            .execute(
-                "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
-                &[&(self.settings.retention_secs as f64)],
-            )
-            .await?;
-        if deleted > 0 {
-            tracing::debug!(deleted, "expired published outbox rows deleted");
-        }
-        Ok(())
-    }
 }
 
 type Delivered<'a> = (&'a PendingRow, Result<(), KafkaError>);
@@ -536,8 +516,8 @@ impl PublishOutcome {
     }
 }
 
-/// Marks rows published: deletes them (module doc).
-pub async fn mark_published(
+/// Deletes the rows the broker acknowledged: the outbox holds only what is still to publish.
+pub async fn delete_published(
     client: &tokio_postgres::Client,
     ids: &[i64],
 ) -> Result<(), tokio_postgres::Error> {
@@ -558,7 +538,7 @@ pub async fn refresh_gauges(
     let row = client
         .query_one(
             "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::bigint
-             FROM outbox WHERE published_at IS NULL",
+             FROM outbox",
             &[],
         )
         .await?;

@@ -27,8 +27,8 @@ use tonic_prost::{ProstCodec, ProstDecoder, ProstEncoder};
 
 /// The codec of the generated server and client: prost's, starting each call's buffers at
 /// 1 KiB instead of tonic's 8 KiB. A call's encode buffer lives as long as the call, so for a
-/// long-lived `WatchOrder` stream it was most of what an open stream costs the server; an
-/// order is far smaller, and a larger message (a page of orders) grows the buffer as needed.
+/// long-lived `WatchOrder` stream the default size would be most of what an open stream costs
+/// the server; an order is far smaller, and a larger message (a page of orders) grows the buffer as needed.
 #[derive(Debug)]
 pub struct SmallBufferCodec<T, U>(PhantomData<(T, U)>);
 

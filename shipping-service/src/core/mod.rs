@@ -1,10 +1,14 @@
-//! Shipment state changes, shared by the Kafka handlers and the warehouse endpoints. Every
+//! Shipment state changes, shared by the Kafka consumer and the warehouse endpoints. Every
 //! change locks the order's `shipping_orders` row first, so a cancellation and a dispatch of
 //! the same order never interleave: one of them sees the other's result.
 
+pub mod query;
 pub mod warehouse;
 
-use platform::outbox::{self, OutboxError, Transaction};
+use platform::{
+    db::DbError,
+    outbox::{self, OutboxError, Transaction},
+};
 use schemas::{EventHeader, ShipmentCancelled, ShipmentStatus};
 use uuid::Uuid;
 
@@ -14,12 +18,22 @@ pub enum ShippingError {
     NotFound,
     #[error("the shipment is {0}")]
     WrongState(String),
-    #[error("database unavailable")]
-    Pool(#[from] platform::db::PoolError),
-    #[error("database query failed")]
-    Query(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Db(#[from] DbError),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
+}
+
+impl From<platform::db::PoolError> for ShippingError {
+    fn from(e: platform::db::PoolError) -> Self {
+        ShippingError::Db(e.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for ShippingError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        ShippingError::Db(e.into())
+    }
 }
 
 /// What shipping knows of an order, locked for the rest of the transaction.
@@ -53,11 +67,10 @@ pub async fn lock_order(
     let select = tx
         .prepare_cached("SELECT shipment_id, status FROM shipments WHERE order_id = $1")
         .await?;
-    let shipment = tx.query_opt(&select, &[&order_id]).await?.map(|row| {
-        let status = ShipmentStatus::parse(row.get(1))
-            .expect("the status column holds the statuses this service writes");
-        (row.get(0), status)
-    });
+    let shipment = tx
+        .query_opt(&select, &[&order_id])
+        .await?
+        .map(|row| (row.get(0), row.get(1)));
     Ok(OrderLock {
         cancelled,
         shipment,

@@ -73,7 +73,7 @@ impl Usage {
     /// Each group's median over several measurements of the same phase.
     pub fn median_of(usages: &[Usage]) -> String {
         let Some(first) = usages.first() else {
-            return "not measured".into();
+            return "no samples".into();
         };
         let groups: Vec<String> = first
             .groups

@@ -7,7 +7,11 @@
 //! A bench built by `cargo test --benches` (the smoke runs, `BENCH_SMOKE=1`) is a debug build
 //! and gets debug services, which that build already made.
 
-use orderflow_tests::{fixtures::Isolated, services::free_port, Env};
+use orderflow_tests::{
+    fixtures::Isolated,
+    services::{free_port, GROUPS},
+    Env,
+};
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -15,13 +19,6 @@ use std::{
 };
 use tokio::time::Instant;
 
-/// The consumer groups of the three services, whose dead-letter topics must exist.
-const GROUPS: [&str; 4] = [
-    "order-status-projector",
-    "order-service",
-    "payment-service",
-    "shipping-service",
-];
 const SERVICES: [&str; 3] = ["order-service", "payment-service", "shipping-service"];
 /// How long a service may take to answer `/health/ready` with 200.
 const READY_WITHIN: Duration = Duration::from_secs(60);

@@ -4,7 +4,7 @@
 //! file; [`svg`]: the charts.
 //!
 //! The machine the benches run on is small and shared, so no single run is trusted: every
-//! figure is measured several times, interleaved with its baseline, and reported as the median
+//! figure is taken several times, interleaved with its baseline, and reported as the median
 //! of the runs, beside the baseline's median and the median of the per-run ratios (a ratio of
 //! two runs made seconds apart is steadier than either figure alone).
 
@@ -62,7 +62,8 @@ pub struct Comparison {
     pub label: String,
     pub baseline_label: String,
     pub unit: &'static str,
-    pub measured: Vec<f64>,
+    /// The system's figure, run by run.
+    pub system: Vec<f64>,
     pub baseline: Vec<f64>,
 }
 
@@ -72,14 +73,14 @@ impl Comparison {
             label: label.to_owned(),
             baseline_label: baseline_label.to_owned(),
             unit,
-            measured: Vec::new(),
+            system: Vec::new(),
             baseline: Vec::new(),
         }
     }
 
-    /// `measured / baseline` of each run, paired by position.
+    /// The figure over its baseline, run by run (paired by position).
     fn ratios(&self) -> Vec<f64> {
-        self.measured
+        self.system
             .iter()
             .zip(&self.baseline)
             .map(|(m, b)| m / b)
@@ -91,7 +92,7 @@ impl Comparison {
         report::Row {
             figure: self.label.clone(),
             unit: self.unit,
-            now: median(&self.measured),
+            now: median(&self.system),
             baseline: Some((self.baseline_label.clone(), median(&self.baseline))),
             target,
         }
@@ -110,9 +111,9 @@ impl Comparison {
         println!(
             "{}: {} {} (median of {})  {}: {} {}  ratio {:.2}",
             self.label,
-            thousands(median(&self.measured)),
+            thousands(median(&self.system)),
             self.unit,
-            self.measured.len(),
+            self.system.len(),
             self.baseline_label,
             thousands(median(&self.baseline)),
             self.unit,
@@ -121,7 +122,7 @@ impl Comparison {
         println!(
             "    runs: {} [{}]  {} [{}]",
             self.label,
-            runs(&self.measured),
+            runs(&self.system),
             self.baseline_label,
             runs(&self.baseline),
         );

@@ -1,5 +1,5 @@
 //! Charts of bench results as hand-written SVG (no plotting dependency): the distribution of
-//! end-to-end latencies, and figures as bars beside their baselines. The README shows one of
+//! end-to-end latencies, and figures as bars beside their baselines. bench/README.md shows one of
 //! each from a real run.
 
 use super::report::Row;

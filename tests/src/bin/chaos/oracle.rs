@@ -133,10 +133,7 @@ impl Oracle<'_> {
             let db = connect(self.services.database_url(service)).await;
             let pending: i64 = match &db {
                 Ok(db) => db
-                    .query_one(
-                        "SELECT count(*) FROM outbox WHERE published_at IS NULL",
-                        &[],
-                    )
+                    .query_one("SELECT count(*) FROM outbox", &[])
                     .await
                     .map_or(-1, |r| r.get(0)),
                 Err(_) => -1,

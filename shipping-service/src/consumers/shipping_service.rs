@@ -12,8 +12,6 @@ use schemas::{
 };
 use uuid::Uuid;
 
-pub const GROUP: &str = "shipping-service";
-
 pub struct Shipping;
 
 impl Handler for Shipping {
@@ -30,8 +28,7 @@ impl Handler for Shipping {
         };
         result.map_err(|e| match e {
             ShippingError::Outbox(e) => e.into(),
-            ShippingError::Query(e) => e.into(),
-            ShippingError::Pool(e) => HandlerError::Transient(Box::new(e)),
+            ShippingError::Db(e) => e.into(),
             // The event asks for what this shipment's state can never allow: a retry would fail
             // the same way.
             rule @ (ShippingError::NotFound | ShippingError::WrongState(_)) => {

@@ -8,8 +8,6 @@ use platform::{
 use schemas::{DomainEvent, EventHeader, OrderCancelled};
 use uuid::Uuid;
 
-pub const GROUP: &str = "order-service";
-
 pub struct Saga;
 
 impl Handler for Saga {

@@ -1,3 +1,0 @@
-//! Kafka handlers of the consumer group `payment-service` (topic `orders`).
-
-pub mod orders;

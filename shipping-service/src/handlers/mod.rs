@@ -1,3 +1,0 @@
-//! Kafka handlers of the consumer group `shipping-service` (topics `payments`, `orders`).
-
-pub mod events;
