@@ -101,8 +101,10 @@ async fn a_row_whose_transaction_commits_late_with_a_smaller_id_is_still_publish
     let stop = CancellationToken::new();
     tokio::spawn(platform.relay().run(stop.clone()));
 
-    let early = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
-    let late = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
+    // One order, so one key and one partition: the topic's order of the two is defined.
+    let order_id = Uuid::new_v4();
+    let early = event(order_id, "CUSTOMER_REQUEST");
+    let late = event(order_id, "CUSTOMER_REQUEST");
     // The slow transaction takes its id first...
     let mut slow_client = platform.pool.get().await.unwrap();
     let slow = outbox::Transaction::begin(&mut slow_client).await.unwrap();
