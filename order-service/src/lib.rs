@@ -16,6 +16,8 @@
 //! - [`consumers`]: one module per Kafka consumer group, named after it:
 //!   [`consumers::order_status_projector`] (the read model) and [`consumers::order_service`]
 //!   (cancellations).
+//! - [`read_model`]: the read model's lifecycle beside the projector: a shadow rebuilt from
+//!   the log, swapped in while the platform runs, verified against the live views.
 //! - [`watch`]: wake-ups for long polls and streams, fed by the projector's notifications
 //!   (PostgreSQL LISTEN/NOTIFY).
 //! - `migrations/`: the service's tables.
@@ -25,6 +27,7 @@ pub mod core;
 pub mod domain;
 pub mod grpc;
 pub mod http;
+pub mod read_model;
 pub mod settings;
 pub mod startup;
 pub mod watch;

@@ -2,12 +2,7 @@ use order_service::{settings::Settings, startup::Application};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = platform::telemetry::init("order-service")?;
-    let settings = Settings::load()?;
-    let shutdown = platform::shutdown::on_signal();
-    Application::build(settings, shutdown)
-        .await?
-        .run_until_stopped()
-        .await?;
-    Ok(())
+    platform::app::main("order-service", Settings::load, Application::build)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
 }

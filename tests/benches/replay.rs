@@ -238,7 +238,7 @@ async fn run(
     // pool shared by every round would make each round slower than the last: PostgreSQL's
     // time per event grows on connections that wrote shadow tables dropped since.)
     let rebuild = || async {
-        let shadow = replay::prepare_shadow(&db, replay::shadow_tables(), true)
+        let shadow = replay::prepare_shadow(&db, order_service::read_model::shadow::tables(), true)
             .await
             .expect("shadow tables");
         let pool = replay::connections(&orders_db, &db).expect("pool");

@@ -1,5 +1,8 @@
 //! `orderflow replay read-model`: rebuild the order-status read model from the log into a
-//! shadow copy, and compare it with the live one.
+//! shadow copy, compare it with the live one, and swap it in.
+//!
+//! The shadow's tables, its inbox of event ids, the swap's hand-over and the comparison are
+//! order-service's ([`order_service::read_model`]); this module reads the log and drives them.
 //!
 //! # The rebuild
 //! The three contract topics are read by assignment (no consumer group; see [`crate::kafka`])
@@ -9,48 +12,23 @@
 //! decoding and folding use every core; each merges its partitions' records in time order into
 //! batches ([`Batches`]), so that a batch holds the events of an order on the three topics
 //! together, and reads the next batch while its connection applies one. Each batch is decoded
-//! with the platform's registry client and applied with order-service's own projector
-//! ([`order_service::consumers::order_status_projector::Projector`]) to the shadow tables
-//! `order_views_rebuild` and `order_view_events_rebuild`, in **one** transaction that also
-//! records the next offset of every partition in `order_views_rebuild_positions`. So:
+//! with the platform's registry client and applied by the shadow ([`Shadow::apply`], with
+//! order-service's own projector) in **one** transaction that also records the next offset of
+//! every partition in the shadow's positions. So:
 //! - the live tables are never written: nothing the platform reads changes;
 //! - an interrupted rebuild (Ctrl-C, the tool killed) leaves the shadow exactly at its last
 //!   committed batch, and the next run **resumes** from those positions (`--fresh` discards it
 //!   instead);
-//! - the three shadow tables are `UNLOGGED` while they are a scratch copy: their rows and
-//!   indexes write no WAL, which is most of what writing a row costs once the secondary
-//!   indexes wait for the swap. PostgreSQL empties unlogged tables after its own crash, all three at once, so a rebuild interrupted by a
-//!   database crash starts over from an empty shadow with no positions: discarded, never
-//!   inconsistent. Nothing the platform reads is unlogged: the swap makes them logged first;
-//! - an event published twice (a relay retry) is applied once: the rebuild keeps the ids of
-//!   the events the shadow holds in memory ([`Shadow`]), read back from its event table when it
-//!   resumes, as its inbox. A lookup in memory instead of an index on `event_id` written per
-//!   event and a query per batch; the price is an id (16 bytes) and the set's overhead per event;
 //! - undecodable records are counted and skipped, as the live projector dead-letters them;
-//! - the shadow's projector is its only writer ([`Projector::exclusive`]). Every event is keyed
-//!   by its order id, so with as many partitions on the three topics (the deployments' rule)
-//!   one order's events share a partition number, and the workers, split by partition number,
-//!   apply disjoint sets of orders (with unequal counts one worker applies all). So a view is
-//!   inserted without the speculative insertion a shared writer needs, and the rebuild numbers
-//!   the events itself instead of taking each number from the sequence; the swap moves the
-//!   sequence past them. A second rebuild is refused while one holds the shadow (an advisory
-//!   lock of the tool's session, see [`prepare_shadow`]).
+//! - every event is keyed by its order id, so with as many partitions on the three topics (the
+//!   deployments' rule) one order's events share a partition number, and the workers, split by
+//!   partition number, apply disjoint sets of orders (with unequal counts one worker applies
+//!   all), as the shadow's only writer requires.
 //!
 //! # Swap
-//! `--swap` makes the shadow the live model while the platform keeps running, with no event
-//! lost or applied twice. The hand-over rests on **positions kept in the read-model database**:
-//! order-service's projector records, in the same transaction as the views it changed, the
-//! offset after the last event it applied in each partition (`order_views_positions`), and
-//! skips any event below it. The shadow has its own positions table, written the same way. The
-//! swap ([`swap`]) makes the shadow's tables logged (`SET LOGGED`, one write of each to the
-//! WAL) and gives them the live tables' indexes, both before any lock on the live ones, then
-//! locks the live tables, catches the shadow up to the end of the log (the locked projector
-//! cannot be further), checks that every shadow position is at or beyond the live one, and
-//! renames the shadow's three tables to the live names in that one transaction.
-//! The projector's waiting transaction then runs against the new tables: it finds the shadow's
-//! positions, skips the events the shadow already holds (between its own Kafka offset and the
-//! shadow's position), and applies everything after. The previous live tables stay as
-//! `*_replaced` until the next swap.
+//! `--swap` makes the shadow the live model while the platform keeps running
+//! ([`order_service::read_model::swap`]): prepared outside the lock, then, under the lock of
+//! the live tables, caught up with the end of the log by this module and handed over.
 //!
 //! # Verify
 //! `--verify` compares shadow and live view by view (status and version) and prints a summary
@@ -64,19 +42,21 @@ use crate::{
     settings::{Db, ServiceDb, Settings, CONNECT_TIMEOUT},
     CliError,
 };
-use futures::TryStreamExt;
-use order_service::consumers::order_status_projector::{Projector, ViewTables};
+use order_service::{
+    consumers::order_status_projector::ViewTables,
+    read_model::{self, shadow, swap as hand, verify::Difference, ReadModelError, Shadow},
+};
 use platform::{
     config::DatabaseSettings,
     consumer::InboundEvent,
-    db::{Pool, Transaction},
+    db::{DbError, Pool, Transaction},
     registry::{DecodeError, Registry},
 };
 use rdkafka::message::{Message, OwnedMessage};
 use serde::Serialize;
 use std::{
-    collections::{BTreeMap, HashMap, HashSet, VecDeque},
-    sync::{Arc, Mutex, PoisonError},
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::Arc,
     time::Instant,
 };
 use uuid::Uuid;
@@ -116,11 +96,6 @@ pub struct ReadModelArgs {
     pub swap: bool,
 }
 
-/// The shadow tables of a rebuild.
-pub fn shadow_tables() -> ViewTables {
-    ViewTables::named("order_views_rebuild", "order_view_events_rebuild")
-}
-
 /// What a rebuild did.
 #[derive(Debug, Default, Serialize)]
 pub struct Rebuilt {
@@ -153,7 +128,7 @@ pub async fn run(settings: &Settings, out: &Out, args: ReplayArgs) -> Result<(),
     // A check with a deadline first: the pool itself connects lazily.
     let db = Db::connect(orders).await?;
     let pool = connections(orders, &db)?;
-    let shadow = prepare_shadow(&db, shadow_tables(), args.fresh).await?;
+    let shadow = prepare_shadow(&db, shadow::tables(), args.fresh).await?;
     let tables = shadow.tables();
     let source = Source {
         kafka: &kafka,
@@ -209,178 +184,36 @@ pub fn connections(orders: &ServiceDb, db: &Db) -> Result<Pool, CliError> {
     })
 }
 
-/// A rebuild's shadow tables, with the ids of the events they hold: the rebuild's inbox, kept
-/// in memory (see the module docs). A rebuild or swap that failed may have counted the events
-/// of a batch rolled back: [`prepare_shadow`] again before the next.
-pub struct Shadow {
-    projector: Projector,
-    applied: Mutex<EventIds>,
-}
-
-/// A set of event ids, hashed with foldhash: one insert per event read. SipHash, the default,
-/// resists chosen keys, which these are not (the platform's own random ids), and costs more
-/// per insert, on the rebuild's hot path.
-type EventIds = HashSet<Uuid, foldhash::fast::RandomState>;
-
-impl Shadow {
-    pub fn tables(&self) -> &ViewTables {
-        self.projector.tables()
-    }
-
-    /// Room for `records` more events' ids, taken at once instead of by doubling as they come.
-    fn expect(&self, records: usize) {
-        let mut applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
-        applied.reserve(records);
-    }
-
-    /// The events of `events` the shadow does not hold yet (the first copy of one given twice),
-    /// counted as held from now on: their batch commits, or the rebuild ends.
-    fn fresh<'e>(&self, events: &'e [InboundEvent]) -> Vec<&'e InboundEvent> {
-        let mut applied = self.applied.lock().unwrap_or_else(PoisonError::into_inner);
-        events
-            .iter()
-            .filter(|e| applied.insert(e.event.header().event_id))
-            .collect()
-    }
-}
-
-/// Creates the shadow tables shaped like the live ones (dropping them first with `fresh`), with
-/// only the indexes a rebuild itself uses: the views' and positions' keys (the projector
-/// creates, locks and updates by them). The live tables' other indexes, which serve the API's
-/// queries, are added by [`index_shadow`] when the swap is about to make the shadow serve them:
-/// one sorted build per index instead of an index entry written per row, which is most of what
-/// writing a row costs, and none at all for a rebuild that is only verified. An existing shadow
-/// (an interrupted rebuild, resumed) is kept, and the ids of the events it holds are read.
-/// Refused while another rebuild holds the shadow.
+/// Takes the shadow `tables` for the tool's session ([`Shadow::prepare`]): one rebuild at a
+/// time, held by `db`'s session (the tool's own connection, open until it exits).
 pub async fn prepare_shadow(
     db: &Db,
     tables: ViewTables,
     fresh: bool,
 ) -> Result<Arc<Shadow>, CliError> {
-    let (views, events, positions) = (&tables.views, &tables.events, &tables.positions);
-    // The shadow's projector must be its only writer: one rebuild at a time, held by `db`'s
-    // session (the tool's own connection, open until it exits) and released with it.
-    let alone: bool = db
-        .client
-        .query_one("SELECT pg_try_advisory_lock(hashtext($1))", &[views])
+    let shadow = Shadow::prepare(&db.client, tables, fresh)
         .await
-        .map_err(|e| db.failed(e))?
-        .get(0);
-    if !alone {
-        return Err(CliError::Refused(format!(
-            "another rebuild of {views} is running (it holds the advisory lock \
-             hashtext('{views}')); nothing changed"
-        )));
-    }
-    if fresh {
-        db.client
-            .batch_execute(&format!(
-                "DROP TABLE IF EXISTS {views}, {events}, {positions}"
-            ))
-            .await
-            .map_err(|e| db.failed(e))?;
-    }
-    let exists: Option<String> = db
-        .client
-        .query_one("SELECT to_regclass($1)::text", &[views])
-        .await
-        .map_err(|e| db.failed(e))?
-        .get(0);
-    let mut applied = EventIds::default();
-    // The number of the last event recorded: the projector numbers the shadow's events itself.
-    let mut numbered = 0;
-    if exists.is_some() {
-        // An interrupted rebuild: resumed from its positions, with its events' ids.
-        let ids = db
-            .client
-            .query_raw(
-                &format!("SELECT event_id, seq FROM {events}"),
-                Vec::<i32>::new(),
-            )
-            .await
-            .map_err(|e| db.failed(e))?;
-        futures::pin_mut!(ids);
-        while let Some(row) = ids.try_next().await.map_err(|e| db.failed(e))? {
-            applied.insert(row.get(0));
-            numbered = numbered.max(row.get(1));
-        }
-    } else {
-        db.client
-            .batch_execute(&format!(
-                "BEGIN;
-                 CREATE UNLOGGED TABLE {views} (LIKE order_views INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
-                 ALTER TABLE {views} ADD PRIMARY KEY (order_id);
-                 CREATE UNLOGGED TABLE {events} (LIKE order_view_events INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
-                 CREATE UNLOGGED TABLE {positions} (LIKE order_views_positions INCLUDING ALL);
-                 COMMIT;"
-            ))
-            .await
-            .map_err(|e| db.failed(e))?;
-    }
-    Ok(Arc::new(Shadow {
-        // The shadow's only writer: the rebuild's workers apply disjoint sets of orders (see
-        // [`remaining`]), and the swap catches up alone.
-        projector: Projector::exclusive(tables, numbered),
-        applied: Mutex::new(applied),
-    }))
+        .map_err(|e| refused_or_failed(db, e))?;
+    Ok(Arc::new(shadow))
 }
 
-/// Gives the shadow tables every index of the live ones they lack (idempotent: an index is
-/// matched by its method, columns and uniqueness, not by its name, which PostgreSQL picks).
-/// The views' and the events' indexes are built at once, on a connection each (a table's own
-/// one after the other: adding a primary key locks the table).
+/// Gives the shadow tables every index of the live ones they lack ([`shadow::index`]).
 pub async fn index_shadow(pool: &Pool, db: &Db, tables: &ViewTables) -> Result<(), CliError> {
-    let live = ViewTables::live();
-    futures::future::try_join(
-        index_like(pool, db, &live.views, &tables.views),
-        index_like(pool, db, &live.events, &tables.events),
-    )
-    .await?;
-    Ok(())
+    shadow::index(pool, tables)
+        .await
+        .map_err(|e| refused_or_failed(db, e))
 }
 
-/// Gives `to` the indexes of `from` it lacks.
-async fn index_like(pool: &Pool, db: &Db, from: &str, to: &str) -> Result<(), CliError> {
-    let client = pooled(pool, &db.address).await?;
-    // An index's definition after its name and table: `USING btree (status)`.
-    let indexes = "SELECT i.indisunique, i.indisprimary,
-                          substring(pg_get_indexdef(i.indexrelid) FROM ' USING .*$')
-                   FROM pg_index i WHERE i.indrelid = to_regclass($1)";
-    let query = |table: &str| {
-        let client = &client;
-        let table = table.to_owned();
-        async move {
-            client
-                .query(indexes, &[&table])
-                .await
-                .map_err(|e| db.failed(e))
-                .map(|rows| {
-                    rows.iter()
-                        .map(|r| (r.get::<_, bool>(0), r.get::<_, bool>(1), r.get(2)))
-                        .collect::<Vec<(bool, bool, String)>>()
-                })
-        }
-    };
-    let present = query(to).await?;
-    for (unique, primary, definition) in query(from).await? {
-        if present
-            .iter()
-            .any(|(u, _, d)| *u == unique && *d == definition)
-        {
-            continue;
-        }
-        let sql = if primary {
-            let columns = definition
-                .split_once('(')
-                .map_or(definition.as_str(), |(_, c)| c);
-            format!("ALTER TABLE {to} ADD PRIMARY KEY ({columns}")
-        } else {
-            let unique = if unique { "UNIQUE " } else { "" };
-            format!("CREATE {unique}INDEX ON {to} {definition}")
-        };
-        client.batch_execute(&sql).await.map_err(|e| db.failed(e))?;
+/// A read-model step's error as the tool reports it: a refusal, or the database of `db`.
+fn refused_or_failed(db: &Db, e: ReadModelError) -> CliError {
+    match e {
+        ReadModelError::Busy(_) | ReadModelError::Behind(_) => CliError::Refused(e.to_string()),
+        ReadModelError::Db(DbError::Postgres(e)) => db.failed(e),
+        ReadModelError::Db(e) => CliError::DatabaseUnreachable {
+            address: db.address.clone(),
+            reason: platform::error_chain(&e),
+        },
     }
-    Ok(())
 }
 
 /// Where a rebuild reads from.
@@ -406,7 +239,8 @@ pub async fn rebuild(
     loop {
         let remaining = {
             let client = pooled(pool, &db.address).await?;
-            remaining(source.kafka, &client, tables, start)
+            let client: &tokio_postgres::Client = &client;
+            remaining(source.kafka, client, tables, start)
                 .await
                 .map_err(|e| e.on(db))?
         };
@@ -528,22 +362,11 @@ impl Remaining {
 /// What `tables` have not read yet of the three topics, up to the current ends.
 async fn remaining(
     kafka: &Kafka,
-    client: &impl deadpool_postgres::GenericClient,
+    client: &impl tokio_postgres::GenericClient,
     tables: &ViewTables,
     start: Start,
 ) -> Result<Remaining, BatchError> {
-    let recorded: HashMap<(String, i32), i64> = client
-        .query(
-            &format!(
-                "SELECT topic, kafka_partition, next_offset FROM {}",
-                tables.positions
-            ),
-            &[],
-        )
-        .await?
-        .iter()
-        .map(|r| ((r.get(0), r.get(1)), r.get(2)))
-        .collect();
+    let recorded = shadow::positions(client, tables).await?;
     let mut ranges = Vec::new();
     let mut counts = Vec::new();
     for topic in super::physical_topics(&kafka.settings, &[]) {
@@ -725,7 +548,6 @@ async fn apply_batch(
     batch: &Decoded,
     stats: &mut Rebuilt,
 ) -> Result<(), tokio_postgres::Error> {
-    let fresh = shadow.fresh(&batch.events);
     // Past the skipped records too, so that a resumed rebuild does not read them again.
     let next: BTreeMap<(&str, i32), i64> = batch
         .partitions
@@ -733,11 +555,11 @@ async fn apply_batch(
         .zip(&batch.next)
         .filter_map(|((topic, partition), next)| Some(((topic.as_str(), *partition), (*next)?)))
         .collect();
-    let applied = shadow.projector.apply_through(tx, &fresh, &next).await? as u64;
+    let done = shadow.apply(tx, &batch.events, &next).await?;
     stats.records += batch.records;
     stats.undecodable += batch.undecodable;
-    stats.applied += applied;
-    stats.duplicates += batch.events.len() as u64 - applied;
+    stats.applied += done.applied;
+    stats.duplicates += done.duplicates;
     Ok(())
 }
 
@@ -748,50 +570,27 @@ pub struct Swapped {
     pub caught_up: Rebuilt,
 }
 
-/// Makes the shadow the live read model while the projector runs.
-///
-/// In one transaction: lock the live tables (the projector's next transaction and readers
-/// wait; one in flight finishes first), catch the shadow up to the current end of every
-/// partition (the locked projector cannot be past it), check that the shadow's positions are at
-/// or beyond the live ones, then rename: live → `*_replaced`, shadow → live, with the live
-/// events table's sequence carried over (moved past the numbers the rebuild gave the shadow's
-/// events). At commit the waiting projector resolves
-/// the names again, finds the shadow's positions and skips what it holds (see
-/// [`order_service::consumers::order_status_projector`]).
+/// Makes the shadow the live read model while the projector runs
+/// ([`order_service::read_model::swap`]): prepared outside the lock; then in one transaction
+/// the live tables locked, the shadow caught up to the current end of every partition (the
+/// locked projector cannot be past it) and handed over.
 pub async fn swap(
     source: &Source<'_>,
     pool: &Pool,
     db: &Db,
     shadow: &Shadow,
 ) -> Result<Swapped, CliError> {
-    let (live, tables) = (ViewTables::live(), shadow.tables());
-    let mut client = pooled(pool, &db.address).await?;
-    // Rewrites each unlogged shadow table into the WAL (a no-op for one made logged before):
-    // the live read model must survive a database crash. Outside the live tables' lock, so
-    // the platform does not wait for it.
-    client
-        .batch_execute(&format!(
-            "ALTER TABLE {} SET LOGGED; ALTER TABLE {} SET LOGGED; ALTER TABLE {} SET LOGGED;",
-            tables.positions, tables.views, tables.events
-        ))
+    let tables = shadow.tables();
+    hand::prepare(pool, tables)
         .await
-        .map_err(|e| db.failed(e))?;
-    // The indexes the live tables serve queries by, after `SET LOGGED`, which rewrites a
-    // table's indexes with it. Also outside the lock.
-    index_shadow(pool, db, tables).await?;
+        .map_err(|e| refused_or_failed(db, e))?;
+    let mut client = pooled(pool, &db.address).await?;
     let tx = client.transaction().await.map_err(|e| db.failed(e))?;
-    // In the order the projector's transactions take them (positions, views, events): in any
-    // other order, a projector transaction holding the positions and waiting for the views
-    // would deadlock with this one, and the swap would fail.
-    tx.batch_execute(&format!(
-        "LOCK TABLE {}, {}, {} IN ACCESS EXCLUSIVE MODE",
-        live.positions, live.views, live.events
-    ))
-    .await
-    .map_err(|e| db.failed(e))?;
+    hand::lock_live(&tx).await.map_err(|e| db.failed(e))?;
     let mut caught_up = Rebuilt::default();
     let began = Instant::now();
-    let ranges = remaining(source.kafka, &tx, tables, Start::Earliest)
+    let locked: &tokio_postgres::Transaction = &tx;
+    let ranges = remaining(source.kafka, locked, tables, Start::Earliest)
         .await
         .map_err(|e| e.on(db))?
         .ranges;
@@ -802,52 +601,9 @@ pub async fn swap(
             .map_err(|e| db.failed(e))?;
     }
     caught_up.seconds = began.elapsed().as_secs_f64();
-    let behind: i64 = tx
-        .query_one(
-            &format!(
-                "SELECT count(*) FROM {} l LEFT JOIN {} s USING (topic, kafka_partition)
-                 WHERE s.next_offset IS NULL OR s.next_offset < l.next_offset",
-                live.positions, tables.positions
-            ),
-            &[],
-        )
+    hand::hand_over(&tx, tables)
         .await
-        .map_err(|e| db.failed(e))?
-        .get(0);
-    if behind > 0 {
-        return Err(CliError::Refused(format!(
-            "the shadow is behind the live projector in {behind} partition(s); nothing swapped"
-        )));
-    }
-    let sequence: Option<String> = tx
-        .query_one(
-            &format!("SELECT pg_get_serial_sequence('{}', 'seq')", live.events),
-            &[],
-        )
-        .await
-        .map_err(|e| db.failed(e))?
-        .get(0);
-    let (lv, le, lp) = (&live.views, &live.events, &live.positions);
-    let (sv, se, sp) = (&tables.views, &tables.events, &tables.positions);
-    let mut sql = format!(
-        "DROP TABLE IF EXISTS {lv}_replaced, {le}_replaced, {lp}_replaced;
-         ALTER TABLE {lv} RENAME TO {lv}_replaced;
-         ALTER TABLE {le} RENAME TO {le}_replaced;
-         ALTER TABLE {lp} RENAME TO {lp}_replaced;
-         ALTER TABLE {sv} RENAME TO {lv};
-         ALTER TABLE {se} RENAME TO {le};
-         ALTER TABLE {sp} RENAME TO {lp};"
-    );
-    if let Some(sequence) = sequence {
-        // The rebuild numbered the shadow's events itself; the projector, numbering by the
-        // sequence from now on, must go on after them.
-        sql.push_str(&format!(
-            "SELECT setval('{sequence}', GREATEST((SELECT last_value FROM {sequence}),
-                                                  (SELECT max(seq) FROM {le})));
-             ALTER SEQUENCE {sequence} OWNED BY {le}.seq;"
-        ));
-    }
-    tx.batch_execute(&sql).await.map_err(|e| db.failed(e))?;
+        .map_err(|e| refused_or_failed(db, e))?;
     tx.commit().await.map_err(|e| db.failed(e))?;
     Ok(Swapped { caught_up })
 }
@@ -872,65 +628,38 @@ impl Verified {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub struct Difference {
-    pub order_id: Uuid,
-    pub live: Option<(String, i64)>,
-    pub shadow: Option<(String, i64)>,
-}
-
 const EXAMPLES: usize = 5;
 
-/// Compares `tables` with the live read model.
+/// Compares `tables` with the live read model ([`read_model::verify`]), setting apart the
+/// orders the log can no longer reconstruct.
 pub async fn verify(kafka: &Kafka, db: &Db, tables: &ViewTables) -> Result<Verified, CliError> {
     let failed = |e| db.failed(e);
-    let views = &tables.views;
-    let count = |table: String| async move {
-        db.client
-            .query_one(&format!("SELECT count(*) FROM {table}"), &[])
-            .await
-            .map(|r| r.get::<_, i64>(0))
-            .map_err(failed)
-    };
-    let mut verified = Verified {
-        live_orders: count("order_views".into()).await?,
-        shadow_orders: count(views.clone()).await?,
-        ..Verified::default()
-    };
-    let rows = db
-        .client
-        .query(
-            &format!(
-                "SELECT coalesce(l.order_id, s.order_id), l.status, l.version, s.status, s.version
-                 FROM order_views l FULL OUTER JOIN {views} s ON s.order_id = l.order_id
-                 WHERE l.order_id IS NULL OR s.order_id IS NULL
-                    OR l.status <> s.status OR l.version <> s.version
-                 ORDER BY 1"
-            ),
-            &[],
-        )
+    let (live_orders, shadow_orders) = read_model::verify::counts(&db.client, tables)
         .await
         .map_err(failed)?;
+    let mut verified = Verified {
+        live_orders,
+        shadow_orders,
+        ..Verified::default()
+    };
     let mut low_watermarks: HashMap<(String, i32), i64> = HashMap::new();
-    for row in rows {
-        let order_id: Uuid = row.get(0);
-        let live = row.get::<_, Option<String>>(1).map(|s| (s, row.get(2)));
-        let shadow = row.get::<_, Option<String>>(3).map(|s| (s, row.get(4)));
-        if live.is_some() && events_gone(kafka, db, order_id, &mut low_watermarks).await? {
-            verified.events_gone.push(order_id);
+    for difference in read_model::verify::differences(&db.client, tables)
+        .await
+        .map_err(failed)?
+    {
+        if difference.live.is_some()
+            && events_gone(kafka, db, difference.order_id, &mut low_watermarks).await?
+        {
+            verified.events_gone.push(difference.order_id);
             continue;
         }
-        match (&live, &shadow) {
+        match (&difference.live, &difference.shadow) {
             (Some(_), None) => verified.only_live += 1,
             (None, Some(_)) => verified.only_shadow += 1,
             _ => verified.mismatched += 1,
         }
         if verified.examples.len() < EXAMPLES {
-            verified.examples.push(Difference {
-                order_id,
-                live,
-                shadow,
-            });
+            verified.examples.push(difference);
         }
     }
     Ok(verified)
@@ -943,18 +672,10 @@ async fn events_gone(
     order_id: Uuid,
     low_watermarks: &mut HashMap<(String, i32), i64>,
 ) -> Result<bool, CliError> {
-    let rows = db
-        .client
-        .query(
-            "SELECT topic, kafka_partition, min(kafka_offset) FROM order_view_events
-             WHERE order_id = $1 GROUP BY 1, 2",
-            &[&order_id],
-        )
+    let earliest = read_model::verify::earliest_offsets(&db.client, order_id)
         .await
         .map_err(|e| db.failed(e))?;
-    for row in rows {
-        let key: (String, i32) = (row.get(0), row.get(1));
-        let earliest: i64 = row.get(2);
+    for (key, earliest) in earliest {
         let low = match low_watermarks.get(&key) {
             Some(low) => *low,
             None => {

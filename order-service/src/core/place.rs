@@ -24,6 +24,24 @@ pub fn idempotency_key<'a>(
         .ok_or_else(|| FieldError::new(field, "must be 1-255 visible ASCII characters"))
 }
 
+/// An order and its first view, in one statement: `$1` order id, `$2` customer, `$3` currency,
+/// `$4` items, `$5` total in cents, `$6` idempotency key, `$7` the request as received.
+/// Returns the order id, or no row where the idempotency key was used before. The view starts
+/// with the order (PENDING, version 0: what the projector would create), so the lists by status
+/// find the order in the views alone. Public for the API bench's raw baseline, which writes
+/// orders as this does.
+pub const INSERT_ORDER: &str = "WITH placed AS (
+         INSERT INTO orders (order_id, customer_id, currency, items, total_cents,
+                             idempotency_key, request)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (idempotency_key) DO NOTHING
+         RETURNING order_id, created_at
+     ), placed_view AS (
+         INSERT INTO order_views (order_id, status, version, order_created_at, updated_at)
+         SELECT order_id, 'PENDING', 0, created_at, created_at FROM placed
+     )
+     SELECT order_id FROM placed";
+
 /// Places `order`, or returns the order an earlier request with the same idempotency key
 /// placed. Needs only the database.
 pub async fn place_order(
@@ -38,23 +56,7 @@ pub async fn place_order(
 
     let mut client = pool.get().await?;
     let tx = outbox::Transaction::begin(&mut client).await?;
-    let insert = tx
-        .prepare_cached(
-            // The order's view starts with it (PENDING, version 0: what the projector would
-            // create), so the lists by status find the order in the views alone.
-            "WITH placed AS (
-                 INSERT INTO orders (order_id, customer_id, currency, items, total_cents,
-                                     idempotency_key, request)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (idempotency_key) DO NOTHING
-                 RETURNING order_id, created_at
-             ), placed_view AS (
-                 INSERT INTO order_views (order_id, status, version, order_created_at, updated_at)
-                 SELECT order_id, 'PENDING', 0, created_at, created_at FROM placed
-             )
-             SELECT order_id FROM placed",
-        )
-        .await?;
+    let insert = tx.prepare_cached(INSERT_ORDER).await?;
     let inserted = tx
         .query_opt(
             &insert,

@@ -16,18 +16,78 @@ const MAX_ITEMS: usize = 100;
 const IDENTIFIER_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
 const IDENTIFIER_RULE: &str = "must be 1-64 characters of A-Z, a-z, 0-9, '.', '_' or '-'";
 
-fn valid_identifier(value: String) -> Option<String> {
-    ((1..=64).contains(&value.len())
+fn is_identifier(value: &str) -> bool {
+    (1..=64).contains(&value.len())
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')))
-    .then_some(value)
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// Who placed the order: 1-64 characters of `A-Za-z0-9._-`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct CustomerId(String);
+/// A newtype over `$inner` that deserializes only where `$valid` holds for the value (else the
+/// error `$rule`), described in the OpenAPI document by `$schema`.
+macro_rules! validated {
+    ($(#[$doc:meta])* $name:ident($inner:ty), $rule:expr, $valid:expr, $schema:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+        #[serde(transparent)]
+        pub struct $name($inner);
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let valid: fn(&$inner) -> bool = $valid;
+                checked(d, $rule, |v: $inner| valid(&v).then_some($name(v)))
+            }
+        }
+
+        impl PartialSchema for $name {
+            fn schema() -> RefOr<Schema> {
+                $schema
+            }
+        }
+
+        impl ToSchema for $name {}
+    };
+}
+
+validated!(
+    /// Who placed the order: 1-64 characters of `A-Za-z0-9._-`.
+    CustomerId(String),
+    IDENTIFIER_RULE,
+    |s| is_identifier(s),
+    string_schema(IDENTIFIER_PATTERN, "The customer's id")
+);
+
+validated!(
+    /// An ISO 4217 currency code: 3 uppercase letters.
+    Currency(String),
+    "must be 3 uppercase letters (ISO 4217)",
+    |s| s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase()),
+    string_schema("^[A-Z]{3}$", "ISO 4217 currency code")
+);
+
+validated!(
+    /// A stock keeping unit: 1-64 characters of `A-Za-z0-9._-`.
+    Sku(String),
+    IDENTIFIER_RULE,
+    |s| is_identifier(s),
+    string_schema(IDENTIFIER_PATTERN, "The item's stock keeping unit")
+);
+
+validated!(
+    /// How many of an item: 1 to 1000.
+    Quantity(i32),
+    "must be an integer from 1 to 1000",
+    |n| (1..=1000).contains(n),
+    integer_schema(1, 1000, "How many")
+);
+
+validated!(
+    /// An item's price in cents: 0 to 100,000,000.
+    UnitPriceCents(i64),
+    "must be an integer from 0 to 100000000",
+    |n| (0..=100_000_000).contains(n),
+    integer_schema(0, 100_000_000, "Price of one, in cents")
+);
 
 impl CustomerId {
     pub fn as_str(&self) -> &str {
@@ -35,51 +95,11 @@ impl CustomerId {
     }
 }
 
-impl<'de> Deserialize<'de> for CustomerId {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(d, IDENTIFIER_RULE, |s| valid_identifier(s).map(CustomerId))
-    }
-}
-
-impl PartialSchema for CustomerId {
-    fn schema() -> RefOr<Schema> {
-        string_schema(IDENTIFIER_PATTERN, "The customer's id")
-    }
-}
-
-impl ToSchema for CustomerId {}
-
-/// An ISO 4217 currency code: 3 uppercase letters.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Currency(String);
-
 impl Currency {
     pub fn as_str(&self) -> &str {
         &self.0
     }
 }
-
-impl<'de> Deserialize<'de> for Currency {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(d, "must be 3 uppercase letters (ISO 4217)", |s: String| {
-            (s.len() == 3 && s.bytes().all(|b| b.is_ascii_uppercase())).then_some(Currency(s))
-        })
-    }
-}
-
-impl PartialSchema for Currency {
-    fn schema() -> RefOr<Schema> {
-        string_schema("^[A-Z]{3}$", "ISO 4217 currency code")
-    }
-}
-
-impl ToSchema for Currency {}
-
-/// A stock keeping unit: 1-64 characters of `A-Za-z0-9._-`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Sku(String);
 
 impl Sku {
     pub fn as_str(&self) -> &str {
@@ -87,24 +107,7 @@ impl Sku {
     }
 }
 
-impl<'de> Deserialize<'de> for Sku {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(d, IDENTIFIER_RULE, |s| valid_identifier(s).map(Sku))
-    }
-}
-
-impl PartialSchema for Sku {
-    fn schema() -> RefOr<Schema> {
-        string_schema(IDENTIFIER_PATTERN, "The item's stock keeping unit")
-    }
-}
-
-impl ToSchema for Sku {}
-
-/// How many of an item: 1 to 1000.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Quantity(i32);
+impl Copy for Quantity {}
 
 impl Quantity {
     pub fn get(self) -> i32 {
@@ -112,48 +115,13 @@ impl Quantity {
     }
 }
 
-impl<'de> Deserialize<'de> for Quantity {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(d, "must be an integer from 1 to 1000", |n: i32| {
-            (1..=1000).contains(&n).then_some(Quantity(n))
-        })
-    }
-}
-
-impl PartialSchema for Quantity {
-    fn schema() -> RefOr<Schema> {
-        integer_schema(1, 1000, "How many")
-    }
-}
-
-impl ToSchema for Quantity {}
-
-/// An item's price in cents: 0 to 100,000,000.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct UnitPriceCents(i64);
+impl Copy for UnitPriceCents {}
 
 impl UnitPriceCents {
     pub fn get(self) -> i64 {
         self.0
     }
 }
-
-impl<'de> Deserialize<'de> for UnitPriceCents {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        checked(d, "must be an integer from 0 to 100000000", |n: i64| {
-            (0..=100_000_000).contains(&n).then_some(UnitPriceCents(n))
-        })
-    }
-}
-
-impl PartialSchema for UnitPriceCents {
-    fn schema() -> RefOr<Schema> {
-        integer_schema(0, 100_000_000, "Price of one, in cents")
-    }
-}
-
-impl ToSchema for UnitPriceCents {}
 
 /// The body of `POST /orders` as sent.
 #[derive(Debug, Deserialize, ToSchema)]
