@@ -1,8 +1,8 @@
 //! Starting and stopping a service.
 //!
 //! A service's `Application::build` creates a [`Platform`] from its settings, registers its
-//! routes and background tasks, and returns a [`Running`]; `main` only loads settings and calls
-//! `run_until_stopped`. Tests do the same in-process on port 0.
+//! routes and background tasks, and returns a [`Running`]; a service's `main` is [`main`]:
+//! telemetry, settings, signals, `run_until_stopped`. Tests build in-process on port 0.
 
 use crate::{
     config::CommonSettings,
@@ -236,4 +236,24 @@ impl Running {
         }
         served
     }
+}
+
+/// A service's whole `main`: telemetry for `name` (until it returns), its settings from
+/// `load`, then `build` with a token the process's SIGINT and SIGTERM cancel, run until
+/// stopped. Every step's error ends the process with its causes.
+pub async fn main<S, E, F, Fut>(
+    name: &str,
+    load: impl FnOnce() -> Result<S, E>,
+    build: F,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    F: FnOnce(S, CancellationToken) -> Fut,
+    Fut: Future<Output = Result<Running, StartError>>,
+{
+    let _telemetry = crate::telemetry::init(name)?;
+    let settings = load()?;
+    let shutdown = crate::shutdown::on_signal();
+    build(settings, shutdown).await?.run_until_stopped().await?;
+    Ok(())
 }

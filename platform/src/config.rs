@@ -570,3 +570,113 @@ impl Validate for CommonSettings {
         self.consumer.validate()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The key and reason of a validation error.
+    fn refused(result: Result<(), ConfigError>) -> (&'static str, String) {
+        match result {
+            Err(ConfigError::Invalid { key, reason }) => (key, reason),
+            other => panic!("expected a named invalid setting, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_defaults_are_valid() {
+        KafkaSettings::default().validate().unwrap();
+        RegistrySettings::default().validate().unwrap();
+        RelaySettings::default().validate().unwrap();
+        ConsumerSettings::default().validate().unwrap();
+        DatabaseSettings::new(Secret::new("postgres://u@localhost/db".into()), 4)
+            .validate()
+            .unwrap();
+    }
+
+    #[test]
+    fn each_bootstrap_server_must_be_host_and_port() {
+        for servers in ["localhost", "a:9092,b", ":9092", "a:port", "a:70000"] {
+            let kafka = KafkaSettings {
+                bootstrap_servers: servers.into(),
+                ..KafkaSettings::default()
+            };
+            let (key, _) = refused(kafka.validate());
+            assert_eq!(key, "kafka.bootstrap_servers", "{servers}");
+        }
+        let kafka = KafkaSettings {
+            bootstrap_servers: "a:9092, b:9093".into(),
+            ..KafkaSettings::default()
+        };
+        kafka.validate().unwrap();
+    }
+
+    #[test]
+    fn sasl_settings_need_a_sasl_protocol_and_each_other() {
+        let plaintext_with_user = KafkaSettings {
+            sasl_username: Some("svc".into()),
+            ..KafkaSettings::default()
+        };
+        let (key, reason) = refused(plaintext_with_user.validate());
+        assert_eq!(key, "kafka.sasl_username");
+        assert!(reason.contains("SASL_SSL or SASL_PLAINTEXT"), "{reason}");
+
+        let sasl_without_password = KafkaSettings {
+            security_protocol: Some("SASL_PLAINTEXT".into()),
+            sasl_mechanism: Some("SCRAM-SHA-512".into()),
+            sasl_username: Some("svc".into()),
+            ..KafkaSettings::default()
+        };
+        let (key, _) = refused(sasl_without_password.validate());
+        assert_eq!(key, "kafka.sasl_password");
+
+        let unknown_protocol = KafkaSettings {
+            security_protocol: Some("TLS".into()),
+            ..KafkaSettings::default()
+        };
+        assert_eq!(
+            refused(unknown_protocol.validate()).0,
+            "kafka.security_protocol"
+        );
+    }
+
+    #[test]
+    fn a_property_set_twice_is_refused() {
+        let kafka = KafkaSettings {
+            security_protocol: Some("SASL_PLAINTEXT".into()),
+            sasl_mechanism: Some("PLAIN".into()),
+            sasl_username: Some("svc".into()),
+            sasl_password: Some(Secret::new("pw".into())),
+            properties: [("sasl.mechanism".to_owned(), "PLAIN".to_owned())].into(),
+            ..KafkaSettings::default()
+        };
+        let (key, reason) = refused(kafka.validate());
+        assert_eq!(key, "kafka.properties");
+        assert!(reason.contains("sasl.mechanisms"), "{reason}");
+    }
+
+    #[test]
+    fn numbers_out_of_range_name_their_setting() {
+        let mut db = DatabaseSettings::new(Secret::new("postgres://u@localhost/db".into()), 0);
+        assert_eq!(refused(db.validate()).0, "database.pool_size");
+        db.pool_size = 1;
+        db.connect_timeout_ms = 0;
+        assert_eq!(refused(db.validate()).0, "database.connect_timeout_ms");
+        let bad_url = DatabaseSettings::new(Secret::new("postgres://u@h:notaport/db".into()), 1);
+        assert_eq!(refused(bad_url.validate()).0, "database.url");
+        let relay = RelaySettings {
+            batch_size: 0,
+            ..RelaySettings::default()
+        };
+        assert_eq!(refused(relay.validate()).0, "relay.batch_size");
+        let consumer = ConsumerSettings {
+            max_attempts: 0,
+            ..ConsumerSettings::default()
+        };
+        assert_eq!(refused(consumer.validate()).0, "consumer.max_attempts");
+        let registry = RegistrySettings {
+            url: "not a url".into(),
+        };
+        assert_eq!(refused(registry.validate()).0, "registry.url");
+    }
+}

@@ -3,7 +3,7 @@
 
 use crate::metrics::METRICS;
 use rdkafka::{
-    consumer::{BaseConsumer, CommitMode, ConsumerContext, Rebalance},
+    consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance},
     error::KafkaError,
     ClientContext, Statistics,
 };

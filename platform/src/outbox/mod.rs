@@ -85,6 +85,13 @@ pub enum OutboxError {
     Write(#[from] tokio_postgres::Error),
 }
 
+/// An outbox row: `$1` event id, `$2` topic, `$3` message key, `$4` event type, `$5` the Avro
+/// datum, `$6` traceparent, `$7` schema version. Public for the benches' raw baselines.
+pub const INSERT_ROW: &str =
+    "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, traceparent,
+                         schema_version)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
 /// Writes `event` to the outbox inside `tx`. Needs neither Kafka nor the registry. The current
 /// span's trace context is stored with it, so the event continues the trace that caused it.
 ///
@@ -95,13 +102,7 @@ pub async fn enqueue(tx: &Transaction<'_>, event: &DomainEvent) -> Result<(), Ou
     let header = event.header();
     let event_type = event.event_type();
     let traceparent = telemetry::traceparent(&tracing::Span::current());
-    let statement = tx
-        .prepare_cached(
-            "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, traceparent,
-                                 schema_version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .await?;
+    let statement = tx.prepare_cached(INSERT_ROW).await?;
     tx.execute(
         &statement,
         &[

@@ -116,6 +116,26 @@ struct Blocked {
     since: Option<Instant>,
 }
 
+impl Blocked {
+    /// The keys held back at `now`: none once [`BLOCKED_RETRY`] has passed since the first was
+    /// held (they are then tried again, and held anew if they still fail).
+    fn at(&mut self, now: Instant) -> Vec<String> {
+        if self
+            .since
+            .is_some_and(|t| now.saturating_duration_since(t) >= BLOCKED_RETRY)
+        {
+            *self = Blocked::default();
+        }
+        self.keys.iter().cloned().collect()
+    }
+
+    /// Holds `keys` back from `now` (or from when the ones held already were).
+    fn hold<'k>(&mut self, keys: impl IntoIterator<Item = &'k str>, now: Instant) {
+        self.since.get_or_insert(now);
+        self.keys.extend(keys.into_iter().map(str::to_owned));
+    }
+}
+
 /// A row ready to send, or why it cannot be.
 enum Frame {
     Ready(Vec<u8>),
@@ -405,17 +425,14 @@ impl Relay {
     /// The keys left out of the fetch, after clearing them once [`BLOCKED_RETRY`] has passed.
     fn blocked_keys(&self) -> Vec<String> {
         let mut blocked = self.blocked.lock().expect("blocked keys lock");
-        if blocked.since.is_some_and(|t| t.elapsed() >= BLOCKED_RETRY) {
-            *blocked = Blocked::default();
-        }
-        METRICS.outbox_blocked_keys.set(blocked.keys.len() as i64);
-        blocked.keys.iter().cloned().collect()
+        let keys = blocked.at(Instant::now());
+        METRICS.outbox_blocked_keys.set(keys.len() as i64);
+        keys
     }
 
     fn hold(&self, keys: HashSet<&str>) {
         let mut blocked = self.blocked.lock().expect("blocked keys lock");
-        blocked.since.get_or_insert_with(Instant::now);
-        blocked.keys.extend(keys.into_iter().map(str::to_owned));
+        blocked.hold(keys, Instant::now());
         METRICS.outbox_blocked_keys.set(blocked.keys.len() as i64);
     }
 }
@@ -545,4 +562,30 @@ pub async fn refresh_gauges(
     METRICS.outbox_pending.set(row.get(0));
     METRICS.outbox_oldest_pending_age_seconds.set(row.get(1));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Blocked, BLOCKED_RETRY};
+    use std::time::Duration;
+    use tokio::time::Instant;
+
+    #[test]
+    fn held_keys_stay_out_of_the_fetch_until_the_retry_interval_passes() {
+        let start = Instant::now();
+        let mut blocked = Blocked::default();
+        assert!(blocked.at(start).is_empty());
+        blocked.hold(["order-a"], start);
+        blocked.hold(["order-b"], start + Duration::from_secs(30));
+        let mut held = blocked.at(start + BLOCKED_RETRY - Duration::from_millis(1));
+        held.sort();
+        assert_eq!(held, ["order-a", "order-b"]);
+        // Counted from the first key held: both are tried again together.
+        assert!(blocked.at(start + BLOCKED_RETRY).is_empty());
+        blocked.hold(["order-a"], start + BLOCKED_RETRY);
+        assert_eq!(
+            blocked.at(start + BLOCKED_RETRY * 2 - Duration::from_millis(1)),
+            ["order-a"]
+        );
+    }
 }
