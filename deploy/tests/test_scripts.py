@@ -192,12 +192,31 @@ def scripts():
     return found
 
 
+def libraries():
+    """Tracked files that scripts source (`# shellcheck shell=bash`, no shebang)."""
+    listed = subprocess.run(["git", "-C", str(ROOT), "ls-files", "*.bash"], capture_output=True,
+                            text=True, check=True).stdout.split()
+    return [ROOT / name for name in listed]
+
+
 def test_shellcheck_passes_on_every_script():
     shellcheck = os.environ.get("SHELLCHECK")
     if not shellcheck:
         pytest.fail("SHELLCHECK is not set: run the checks with `make scripts-check`")
-    done = subprocess.run([shellcheck, *map(str, scripts())], capture_output=True, text=True)
+    # -x: what a script sources is checked with it, in its context.
+    done = subprocess.run([shellcheck, "-x", *map(str, scripts())], capture_output=True,
+                          text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_every_library_is_sourced_by_a_script_so_shellcheck_sees_it():
+    sourced = "\n".join(p.read_text() for p in scripts())
+    libs = libraries()
+    assert libs, "deploy/local/components/*.bash are found"
+    for lib in libs:
+        assert lib.read_text().startswith("# shellcheck shell=bash\n"), lib
+        assert re.search(r"source \S*" + re.escape(lib.name), sourced), (
+            f"{lib.relative_to(ROOT)} is sourced by no script")
 
 
 def test_the_scripts_are_found():
@@ -214,7 +233,8 @@ def uninstalled_tools(text):
             and not re.search(installer, code)]
 
 
-@pytest.mark.parametrize("script", scripts(), ids=lambda p: p.relative_to(ROOT).as_posix())
+@pytest.mark.parametrize("script", scripts() + libraries(),
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_each_script_installs_the_tools_it_runs(script):
     missing = uninstalled_tools(script.read_text())
     assert not missing, (f"{script.relative_to(ROOT)} runs {missing} without installing them "

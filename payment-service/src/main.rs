@@ -2,12 +2,7 @@ use payment_service::{settings::Settings, startup::Application};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _telemetry = platform::telemetry::init("payment-service")?;
-    let settings = Settings::load()?;
-    let shutdown = platform::shutdown::on_signal();
-    Application::build(settings, shutdown)
-        .await?
-        .run_until_stopped()
-        .await?;
-    Ok(())
+    platform::app::main("payment-service", Settings::load, Application::build)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
 }

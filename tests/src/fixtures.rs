@@ -23,25 +23,30 @@ pub fn fresh_namespace() -> String {
 /// A Kafka namespace of its own (topics and groups prefixed), and the settings to use it.
 ///
 /// Dropped, it removes what the test left outside its process: the registry subjects of its
-/// namespace (the registry lists at most 1000) and its databases, unless the test failed
-/// (those stay for inspection).
+/// namespace (the registry lists at most 1000), and, unless the test failed (they stay for
+/// inspection), its databases and the topics of a namespace it made ([`Isolated::new`]).
 pub struct Isolated {
     pub env: Env,
     pub namespace: String,
     pub database_url: String,
     /// Further databases of the test ([`Isolated::extra_database`]), dropped with it.
     extra_databases: std::sync::Mutex<Vec<String>>,
+    /// Whether the namespace's topics are this isolation's to delete.
+    owns_topics: bool,
 }
 
 impl Isolated {
     /// A fresh database and a fresh namespace whose contract topics and the dead-letter topics
     /// of `groups` exist.
     pub async fn new(env: Env, groups: &[&str]) -> Self {
-        Self::in_namespace(env, fresh_namespace(), groups).await
+        let mut iso = Self::in_namespace(env, fresh_namespace(), groups).await;
+        iso.owns_topics = true;
+        iso
     }
 
     /// [`Isolated::new`] in a namespace the test chose (e.g. one a secured stack granted ACLs
-    /// in); topics that exist already are kept as they are.
+    /// in); topics that exist already are kept as they are, and all stay: the namespace is the
+    /// caller's.
     pub async fn in_namespace(env: Env, namespace: String, groups: &[&str]) -> Self {
         for topic in Topic::ALL {
             env.create_topic_retained(
@@ -65,6 +70,7 @@ impl Isolated {
             namespace,
             database_url,
             extra_databases: Default::default(),
+            owns_topics: false,
         }
     }
 
@@ -126,6 +132,23 @@ pub const EFFECTS_TABLE: platform::db::Migration = (
     "CREATE TABLE effects (seq BIGSERIAL PRIMARY KEY, event_id UUID NOT NULL,
                            order_id UUID NOT NULL, event_type TEXT NOT NULL)",
 );
+
+/// Runs `platform`'s `recorder` group ([`Recorder`] on the orders topic) on a task of its own
+/// until the returned token is cancelled; the task ends once the group has drained.
+pub fn run_recorder(
+    platform: &platform::app::Platform,
+) -> (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<Result<(), platform::consumer::ConsumerError>>,
+) {
+    let stop = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(
+        platform
+            .consumer("recorder", &[Topic::Orders], Recorder)
+            .run(stop.clone()),
+    );
+    (stop, task)
+}
 
 /// A handler whose effect is a row in `effects`. An `OrderCancelled` with reason `POISON` is
 /// rejected as a domain rule that can never pass; one with reason `DIVIDE_BY_ZERO` runs a
@@ -246,8 +269,10 @@ impl Drop for Isolated {
     fn drop(&mut self) {
         let mut databases = std::mem::take(&mut *self.extra_databases.lock().expect("lock"));
         databases.push(self.database_url.clone());
+        let mut topics = self.owns_topics;
         if std::thread::panicking() {
             databases.clear();
+            topics = false;
         }
         let (env, namespace) = (self.env.clone(), self.namespace.clone());
         // Drop cannot await; the cleanup gets a thread and a runtime of its own.
@@ -257,7 +282,7 @@ impl Drop for Isolated {
                 .build()
                 .expect("cleanup runtime")
                 .block_on(async {
-                    let cleaned = clean_up(env, namespace, databases);
+                    let cleaned = clean_up(env, namespace, topics, databases);
                     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), cleaned).await;
                 });
         });
@@ -266,7 +291,10 @@ impl Drop for Isolated {
 }
 
 /// Best effort: a failure here must not fail the test.
-async fn clean_up(env: Env, namespace: String, databases: Vec<String>) {
+async fn clean_up(env: Env, namespace: String, topics: bool, databases: Vec<String>) {
+    if topics {
+        env.delete_topics(&namespace).await;
+    }
     let http = reqwest::Client::builder()
         .no_proxy()
         .timeout(std::time::Duration::from_secs(10))

@@ -181,6 +181,45 @@ impl Env {
             }
         }
     }
+
+    /// Deletes every topic whose name starts with `prefix` (a test's namespace or its own
+    /// topic); what is already gone is no error. Best effort: a failure only leaves topics.
+    pub async fn delete_topics(&self, prefix: &str) {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let (config, prefix) = (self.client_config(), prefix.to_owned());
+        let listed = tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = config.create().ok()?;
+            let metadata = consumer
+                .fetch_metadata(None, Duration::from_secs(10))
+                .ok()?;
+            Some(
+                metadata
+                    .topics()
+                    .iter()
+                    .map(|t| t.name().to_owned())
+                    .filter(|name| name.starts_with(&prefix))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .await;
+        let Ok(Some(names)) = listed else { return };
+        if names.is_empty() {
+            return;
+        }
+        let Ok(admin) = self
+            .client_config()
+            .create::<AdminClient<DefaultClientContext>>()
+        else {
+            return;
+        };
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let _ = admin
+            .delete_topics(
+                &names,
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(10))),
+            )
+            .await;
+    }
 }
 
 /// `prefix` with a fresh UUID: a topic or consumer group name no other test run uses.

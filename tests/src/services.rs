@@ -298,11 +298,10 @@ impl Services {
 
     /// Starts the three services against `env` (e.g. a second stack's Kafka).
     pub async fn start_with(env: Env, options: Options) -> Self {
-        let namespace = options
-            .namespace
-            .clone()
-            .unwrap_or_else(crate::fixtures::fresh_namespace);
-        let iso = Isolated::in_namespace(env, namespace, &GROUPS).await;
+        let iso = match options.namespace.clone() {
+            Some(namespace) => Isolated::in_namespace(env, namespace, &GROUPS).await,
+            None => Isolated::new(env, &GROUPS).await,
+        };
         let log_dir = std::env::temp_dir()
             .join("orderflow-e2e")
             .join(iso.namespace.trim_end_matches('.'));

@@ -90,4 +90,5 @@ async fn avro_record_travels_through_registry_and_kafka() {
         .await
         .expect("the subject exists");
     assert_eq!(versions, vec![1]);
+    env.delete_topics(&topic).await;
 }

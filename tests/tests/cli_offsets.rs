@@ -3,12 +3,11 @@
 
 use orderflow_tests::{
     cli::Orderflow,
-    fixtures::{event, produce, Isolated, Recorder, EFFECTS_TABLE},
+    fixtures::{event, produce, run_recorder, Isolated, EFFECTS_TABLE},
     group_progress_now, Env,
 };
 use platform::app::Platform;
 use schemas::Topic;
-use tokio_util::sync::CancellationToken;
 
 /// Moves the test's group back to the beginning.
 const RESET_TO_EARLIEST: &[&str] = &[
@@ -36,12 +35,7 @@ async fn offsets_reset_plans_moves_a_stopped_group_and_refuses_an_active_one() {
         produce(&iso.env, &topic, Some(&order.to_string()), &value).await;
     }
 
-    let stop = CancellationToken::new();
-    let consumer = tokio::spawn(
-        platform
-            .consumer("recorder", &[Topic::Orders], Recorder)
-            .run(stop.clone()),
-    );
+    let (stop, consumer) = run_recorder(&platform);
     orderflow_tests::wait_until(
         std::time::Duration::from_secs(60),
         "the group to commit every offset",

@@ -2,7 +2,7 @@
 //! unreachable registry, and a consumer killed between its commit and its offset.
 
 use orderflow_tests::{
-    fixtures::{effects_of, event, produce, Isolated, Recorder, EFFECTS_TABLE},
+    fixtures::{effects_of, event, produce, run_recorder, Isolated, EFFECTS_TABLE},
     group_progress_now,
     proxy::Proxy,
     read_topic, wait_until, Env,
@@ -11,7 +11,6 @@ use platform::{app::Platform, config::CommonSettings, consumer::header_map};
 use rdkafka::Message;
 use schemas::{DomainEvent, Topic};
 use std::{collections::HashMap, process::Command, time::Duration};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -48,12 +47,7 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_moves_on(
     }
     produce(&iso.env, &topic, Some(&order), &valid_value).await;
 
-    let stop = CancellationToken::new();
-    tokio::spawn(
-        platform
-            .consumer("recorder", &[Topic::Orders], Recorder)
-            .run(stop.clone()),
-    );
+    let (stop, _) = run_recorder(&platform);
     let db = iso.client().await;
     wait_applied(
         &db,
@@ -104,12 +98,7 @@ async fn consumers_wait_for_an_unreachable_registry_and_dead_letter_nothing() {
         &value,
     )
     .await;
-    let stop = CancellationToken::new();
-    tokio::spawn(
-        platform
-            .consumer("recorder", &[Topic::Orders], Recorder)
-            .run(stop.clone()),
-    );
+    let (stop, _) = run_recorder(&platform);
     let db = iso.client().await;
     // While cut: the consumer keeps asking (a transient failure, retried) and applies nothing.
     wait_until(
@@ -169,17 +158,6 @@ async fn produce_event(iso: &Isolated, topic: &str, event: &DomainEvent) {
     produce(&iso.env, topic, Some(&key), &value).await;
 }
 
-/// Runs the recorder's consumer group of `platform` until the returned token is cancelled.
-fn run_recorder(platform: Platform) -> CancellationToken {
-    let stop = CancellationToken::new();
-    tokio::spawn(
-        platform
-            .consumer("recorder", &[Topic::Orders], Recorder)
-            .run(stop.clone()),
-    );
-    stop
-}
-
 /// The dead letters of the recorder's group in `iso`: key and headers.
 async fn dead_letters(
     iso: &Isolated,
@@ -209,7 +187,7 @@ async fn an_event_that_fails_the_same_way_every_time_is_dead_lettered_after_max_
     for e in [&failing, &after] {
         produce_event(&iso, &topic, e).await;
     }
-    let stop = run_recorder(platform);
+    let (stop, _) = run_recorder(&platform);
 
     // The partition moves on: the event behind the failing one is applied.
     let db = iso.client().await;
@@ -248,7 +226,7 @@ async fn a_registry_outage_longer_than_the_poll_interval_keeps_the_member_in_its
     let group = settings.kafka.group("recorder");
     let platform = Platform::build(settings, &[EFFECTS_TABLE]).await.unwrap();
     let topic = iso.topic(Topic::Orders);
-    let stop = run_recorder(platform);
+    let (stop, _) = run_recorder(&platform);
     let rebalances = || {
         platform::metrics::METRICS
             .consumer_rebalances_total

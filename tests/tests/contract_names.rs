@@ -73,7 +73,7 @@ fn acls(script: &str) -> BTreeMap<(String, String), Vec<String>> {
 
 #[test]
 fn the_stack_grants_each_group_its_topics_and_dead_letter_topic() {
-    let script = read("deploy/local/stack.sh");
+    let script = read("deploy/local/components/kafka.bash");
     let acls = acls(&script);
     assert!(!acls.is_empty(), "KAFKA_ACLS has no lines");
     let groups: BTreeSet<&str> = Group::ALL.iter().map(|g| g.name()).collect();

@@ -6,7 +6,7 @@
 use futures::{stream, StreamExt};
 use orderflow_tests::{
     services::{customer, order_body, Options, Service, Services},
-    stack::SecondStack,
+    stack::{Private, SecondStack},
     unique, wait_until, Env,
 };
 use reqwest::{header, StatusCode};
@@ -185,7 +185,7 @@ async fn a_postgres_restart_under_load_gives_503s_and_one_order_per_key() {
     const AT_MOST: usize = 5_000;
     // A private PostgreSQL (offset 140; 110-130 belong to the other outage tests), so the
     // restart disturbs no other test. Kafka and the registry are the shared ones.
-    let stack = SecondStack::up("e2e-postgres-restart", 140, &["postgres"]);
+    let stack = SecondStack::up(Private::PostgresRestart);
     let env = Env {
         admin_database_url: stack.postgres_admin_url(),
         ..Env::from_env()

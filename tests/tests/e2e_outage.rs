@@ -6,7 +6,7 @@ use orderflow_tests::{
     group_progress_now,
     proxy::Proxy,
     services::{customer, order_body, Options, Service, Services},
-    stack::SecondStack,
+    stack::{Private, SecondStack},
     Env,
 };
 use schemas::{Group, Topic};
@@ -64,7 +64,7 @@ async fn expect_all_scheduled(services: &Services, ids: &[String]) {
 async fn orders_placed_while_kafka_is_down_all_complete_after_it_returns() {
     // A private Kafka (offset 120: 110 belongs to the relay's outage test), so stopping it
     // disturbs no other test.
-    let stack = SecondStack::up("e2e-kafka-outage", 120, &["kafka"]);
+    let stack = SecondStack::up(Private::KafkaOutage);
     let env = Env {
         kafka: stack.kafka_address(),
         ..Env::from_env()

@@ -5,7 +5,7 @@
 
 use orderflow_tests::{
     services::{customer, order_body, Options, Service, Services},
-    stack::SecondStack,
+    stack::{Private, SecondStack},
     wait_until, Env,
 };
 use schemas::{Group, Topic};
@@ -77,7 +77,7 @@ fn consumer_span(spans: &[Span], topic: Topic, group: Group) -> Option<&Span> {
 #[tokio::test]
 async fn one_order_is_one_trace_in_jaeger_across_all_services_and_kafka_hops() {
     // Port offset 130: 110 and 120 belong to the Kafka outage tests.
-    let jaeger = SecondStack::up("e2e-jaeger", 130, &["jaeger"]);
+    let jaeger = SecondStack::up(Private::Jaeger);
     let services = Services::start_with(
         Env::from_env(),
         Options {

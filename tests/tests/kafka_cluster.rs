@@ -12,7 +12,7 @@ use orderflow_tests::{
     cli::Orderflow,
     fixtures::fresh_namespace,
     services::{customer, order_body, Options, Service, Services, GROUPS},
-    stack::SecondStack,
+    stack::{Private, SecondStack},
     wait_until, Env,
 };
 use rdkafka::{
@@ -25,8 +25,6 @@ use rdkafka::{
 use schemas::Topic;
 use std::time::Duration;
 
-/// The stack's ports are shifted by this (brokers on 9262, 9264, 9266).
-const OFFSET: u16 = 170;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 #[tokio::test]
@@ -34,11 +32,8 @@ async fn a_secured_three_broker_cluster_carries_orders_and_keeps_them_flowing_wi
     // The stack grants its services' ACLs in this namespace and makes its topics there.
     let namespace = fresh_namespace();
     let stack = SecondStack::up_with(
-        "kafka-cluster",
-        OFFSET,
-        &["kafka"],
+        Private::KafkaCluster,
         &[
-            ("KAFKA_BROKERS", "3"),
             ("KAFKA_SECURITY", "sasl_ssl"),
             ("KAFKA_NAMESPACE", &namespace),
             ("KAFKA_SKIP_TOPICS", "0"),

@@ -1,7 +1,12 @@
 //! Kafka stopped while outbox rows are written: nothing is lost, and each order's events reach
 //! the topic in the order they were written. Runs on a private Kafka (second stack).
 
-use orderflow_tests::{fixtures::Isolated, read_topic, stack::SecondStack, wait_until, Env};
+use orderflow_tests::{
+    fixtures::Isolated,
+    read_topic,
+    stack::{Private, SecondStack},
+    wait_until, Env,
+};
 use platform::{app::Platform, consumer::header_map, outbox};
 use rdkafka::Message;
 use schemas::{DomainEvent, EventHeader, OrderCancellationRequested, Topic};
@@ -35,7 +40,7 @@ async fn pending(db: &tokio_postgres::Client) -> i64 {
 
 #[tokio::test]
 async fn rows_written_while_kafka_is_down_are_all_published_in_key_order() {
-    let stack = SecondStack::up("test-relay-outage", 110, &["kafka"]);
+    let stack = SecondStack::up(Private::RelayOutage);
     let env = Env {
         kafka: stack.kafka_address(),
         ..Env::from_env()

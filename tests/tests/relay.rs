@@ -2,7 +2,7 @@
 //! marking, late-committing transactions, and leadership among replicas.
 
 use orderflow_tests::{
-    fixtures::{effects_of, event, in_outbox, Isolated, Recorder, EFFECTS_TABLE},
+    fixtures::{effects_of, event, in_outbox, run_recorder, Isolated, EFFECTS_TABLE},
     group_progress_now, read_topic, wait_until, Env,
 };
 use platform::{app::Platform, consumer::header_map, db, outbox};
@@ -67,11 +67,7 @@ async fn a_relay_killed_after_the_ack_republishes_and_the_effect_happens_once() 
     // Its successor sends it again; the consumer applies it once.
     let stop = CancellationToken::new();
     tokio::spawn(platform.relay().run(stop.clone()));
-    tokio::spawn(
-        platform
-            .consumer("recorder", &[Topic::Orders], Recorder)
-            .run(stop.clone()),
-    );
+    let (recorder, _) = run_recorder(&platform);
     wait_until(WAIT, "the row to be deleted as published", || async {
         (pending(&db).await == 0).then_some(())
     })
@@ -90,6 +86,7 @@ async fn a_relay_killed_after_the_ack_republishes_and_the_effect_happens_once() 
     })
     .await;
     assert_eq!(effects_of(&db, event_id).await, 1, "exactly one effect");
+    recorder.cancel();
     stop.cancel();
 }
 

@@ -129,25 +129,11 @@ impl RawPostgres {
             .expect("baseline database reachable");
         tokio::spawn(connection);
         let order = client
-            .prepare(
-                // With the order's first view, as order-service writes them.
-                "WITH placed AS (
-                     INSERT INTO orders (order_id, customer_id, currency, items, total_cents,
-                                         idempotency_key, request)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)
-                     RETURNING order_id, created_at
-                 )
-                 INSERT INTO order_views (order_id, status, version, order_created_at, updated_at)
-                 SELECT order_id, 'PENDING', 0, created_at, created_at FROM placed",
-            )
+            .prepare(order_service::core::place::INSERT_ORDER)
             .await
             .expect("order insert prepared");
         let outbox = client
-            .prepare(
-                "INSERT INTO outbox (event_id, topic, message_key, event_type, payload, traceparent,
-                                     schema_version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
+            .prepare(platform::outbox::INSERT_ROW)
             .await
             .expect("outbox insert prepared");
         RawWriter {

@@ -149,7 +149,7 @@ async fn run(args: &Args, seed: u64) -> bool {
     let namespace = fresh_namespace();
     log(&format!("bringing up stack {name} ({setup})"));
     let brokers = args.brokers.to_string();
-    let stack = Arc::new(SecondStack::up_with(
+    let stack = Arc::new(SecondStack::custom(
         &name,
         args.offset,
         &["postgres", "kafka", "registry"],
