@@ -79,6 +79,8 @@ pub struct SecondStack {
     offset: u16,
     /// `stack.sh` variables every command of this stack runs with.
     vars: Vec<(String, String)>,
+    /// What `stack.sh env` printed once the stack was up: its addresses, by variable.
+    printed: HashMap<String, String>,
 }
 
 impl SecondStack {
@@ -101,15 +103,18 @@ impl SecondStack {
     /// A stack outside the table (the chaos run's, whose offset is its user's): `name`, its
     /// ports shifted by `offset`.
     pub fn custom(name: &str, offset: u16, components: &[&str], vars: &[(&str, &str)]) -> Self {
-        let stack = SecondStack {
+        let mut stack = SecondStack {
             name: name.to_owned(),
             offset,
             vars: vars
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            printed: HashMap::new(),
         };
+        // Made before `up`, so that a failed `up` still brings the stack down (on drop).
         stack.run("up", components);
+        stack.printed = stack_env(&stack.name, stack.offset, &stack.vars);
         stack
     }
 
@@ -137,7 +142,7 @@ impl SecondStack {
     /// Where the stack's Kafka (every broker), registry and PostgreSQL are, and the topics'
     /// replication factor, as `stack.sh env` tells them.
     pub fn env(&self) -> crate::Env {
-        let printed = self.printed_all();
+        let printed = &self.printed;
         crate::Env {
             kafka: printed["ORDERFLOW_TEST_KAFKA"].clone(),
             registry: printed["ORDERFLOW_TEST_REGISTRY"].clone(),
@@ -165,13 +170,10 @@ impl SecondStack {
     }
 
     fn printed(&self, name: &str) -> String {
-        self.printed_all()
-            .remove(name)
+        self.printed
+            .get(name)
+            .cloned()
             .unwrap_or_else(|| panic!("stack.sh env prints no {name}"))
-    }
-
-    fn printed_all(&self) -> HashMap<String, String> {
-        stack_env(&self.name, self.offset, &self.vars)
     }
 
     pub fn stop(&self, component: &str) {
