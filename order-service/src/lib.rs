@@ -2,7 +2,7 @@
 //! their payment is declined or the customer asks.
 //!
 //! # Layout
-//! - [`startup`]: `Application::build(settings, shutdown)`, wiring everything below.
+//! - [`startup`]: `build(settings, shutdown)`, wiring everything below.
 //! - [`settings`]: the service's settings (prefix `ORDER__`).
 //! - [`http`]: REST endpoints, thin: extract, call [`core`], map the result. Each carries its
 //!   `#[utoipa::path]`; `GET /openapi.json` is generated from them.

@@ -1,8 +1,8 @@
-use order_service::{settings::Settings, startup::Application};
+use order_service::{settings::Settings, startup};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    platform::app::main("order-service", Settings::load, Application::build)
+    platform::app::main("order-service", Settings::load, startup::build)
         .await
         .map_err(|e| anyhow::anyhow!(e))
 }

@@ -21,50 +21,39 @@ pub const MIGRATIONS: &[platform::db::Migration] = &[(
     include_str!("../migrations/0001_orders.sql"),
 )];
 
-pub struct Application;
-
-impl Application {
-    pub async fn build(
-        settings: Settings,
-        shutdown: CancellationToken,
-    ) -> Result<Running, StartError> {
-        let platform = Platform::build(settings.common, MIGRATIONS).await?;
-        let watchers = Arc::new(Watchers::default());
-        // Bound before the HTTP server starts, so the service is never ready without it.
-        let grpc_listener = grpc::bind(&settings.grpc, &platform.settings.http.host).await?;
-        let grpc_api = grpc::OrdersApi {
-            pool: platform.pool.clone(),
-            watchers: watchers.clone(),
-        };
-        let state = web::Data::new(AppState {
-            pool: platform.pool.clone(),
-            watchers: watchers.clone(),
-        });
-        let mut running = platform.serve(
-            http::ApiDoc::openapi(),
-            move |cfg| {
-                cfg.app_data(state.clone());
-                http::routes(cfg);
-            },
-            shutdown,
-        )?;
-        running.spawn_consumer(platform.consumer(
-            Group::OrderStatusProjector.name(),
-            Group::OrderStatusProjector.reads(),
-            projector::Projector::new(projector::ViewTables::live()),
-        ));
-        running.spawn_consumer(platform.consumer(
-            Group::OrderService.name(),
-            Group::OrderService.reads(),
-            order_service::Saga,
-        ));
-        let max_message_bytes = settings.grpc.max_message_bytes;
-        let readiness = platform.readiness();
-        running.spawn(move |token| {
-            grpc::serve(grpc_listener, grpc_api, max_message_bytes, readiness, token)
-        });
-        let url = platform.settings.database.url.clone();
-        running.spawn(|token| watchers.listen(url, token));
-        Ok(running)
-    }
+/// The running order-service, stopped by `shutdown`.
+pub async fn build(settings: Settings, shutdown: CancellationToken) -> Result<Running, StartError> {
+    let platform = Platform::build(settings.common, MIGRATIONS).await?;
+    let watchers = Arc::new(Watchers::default());
+    // Bound before the HTTP server starts, so the service is never ready without it.
+    let grpc_listener = grpc::bind(&settings.grpc, &platform.settings.http.host).await?;
+    let grpc_api = grpc::OrdersApi {
+        pool: platform.pool.clone(),
+        watchers: watchers.clone(),
+    };
+    let state = web::Data::new(AppState {
+        pool: platform.pool.clone(),
+        watchers: watchers.clone(),
+    });
+    let mut running = platform.serve(
+        http::ApiDoc::openapi(),
+        move |cfg| {
+            cfg.app_data(state.clone());
+            http::routes(cfg);
+        },
+        shutdown,
+    )?;
+    running.spawn_consumer(platform.group_consumer(
+        Group::OrderStatusProjector,
+        projector::Projector::new(projector::ViewTables::live()),
+    ));
+    running.spawn_consumer(platform.group_consumer(Group::OrderService, order_service::Saga));
+    let max_message_bytes = settings.grpc.max_message_bytes;
+    let readiness = platform.readiness();
+    running.spawn(move |token| {
+        grpc::serve(grpc_listener, grpc_api, max_message_bytes, readiness, token)
+    });
+    let url = platform.settings.database.url.clone();
+    running.spawn(|token| watchers.listen(url, token));
+    Ok(running)
 }

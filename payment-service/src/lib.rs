@@ -2,7 +2,7 @@
 //! the order is cancelled.
 //!
 //! # Layout
-//! - [`startup`]: `Application::build(settings, shutdown)`.
+//! - [`startup`]: `build(settings, shutdown)`.
 //! - [`settings`]: the service's settings (prefix `PAYMENT__`, plus `PAYMENT_LIMIT_CENTS`).
 //! - [`consumers`]: one module per Kafka consumer group, named after it:
 //!   [`consumers::payment_service`] on `orders`, thin over [`core`].

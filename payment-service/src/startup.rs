@@ -12,22 +12,13 @@ const MIGRATIONS: &[platform::db::Migration] = &[(
     include_str!("../migrations/0001_payments.sql"),
 )];
 
-pub struct Application;
-
-impl Application {
-    pub async fn build(
-        settings: Settings,
-        shutdown: CancellationToken,
-    ) -> Result<Running, StartError> {
-        let platform = Platform::build(settings.common, MIGRATIONS).await?;
-        let mut running = platform.serve(http::ApiDoc::openapi(), http::routes, shutdown)?;
-        running.spawn_consumer(platform.consumer(
-            Group::PaymentService.name(),
-            Group::PaymentService.reads(),
-            payment_service::Payments {
-                limit_cents: settings.limit_cents,
-            },
-        ));
-        Ok(running)
-    }
+/// The running payment-service, stopped by `shutdown`.
+pub async fn build(settings: Settings, shutdown: CancellationToken) -> Result<Running, StartError> {
+    let platform = Platform::build(settings.common, MIGRATIONS).await?;
+    let handler = payment_service::Payments {
+        limit_cents: settings.limit_cents,
+    };
+    let mut running = platform.serve(http::ApiDoc::openapi(), http::routes, shutdown)?;
+    running.spawn_consumer(platform.group_consumer(Group::PaymentService, handler));
+    Ok(running)
 }

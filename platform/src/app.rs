@@ -1,6 +1,6 @@
 //! Starting and stopping a service.
 //!
-//! A service's `Application::build` creates a [`Platform`] from its settings, registers its
+//! A service's `startup::build` creates a [`Platform`] from its settings, registers its
 //! routes and background tasks, and returns a [`Running`]; a service's `main` is [`main`]:
 //! telemetry, settings, signals, `run_until_stopped`. Tests build in-process on port 0.
 
@@ -134,6 +134,15 @@ impl Platform {
             running.spawn(|token| relay.run(token));
         }
         Ok(running)
+    }
+
+    /// The consumer group `group` of the contract, reading its topics with `handler`.
+    pub fn group_consumer<H: Handler>(
+        &self,
+        group: schemas::Group,
+        handler: H,
+    ) -> ConsumerGroup<H> {
+        self.consumer(group.name(), group.reads(), handler)
     }
 
     /// A consumer group for `handler`; `group` and `topics` are the contract's names, to which

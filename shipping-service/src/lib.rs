@@ -2,7 +2,7 @@
 //! decides customer cancellations (only shipping knows whether a parcel left).
 //!
 //! # Layout
-//! - [`startup`]: `Application::build(settings, shutdown)`.
+//! - [`startup`]: `build(settings, shutdown)`.
 //! - [`settings`]: the service's settings (prefix `SHIPPING__`).
 //! - [`consumers`]: one module per Kafka consumer group, named after it:
 //!   [`consumers::shipping_service`] on `payments` and `orders`.

@@ -12,20 +12,11 @@ const MIGRATIONS: &[platform::db::Migration] = &[(
     include_str!("../migrations/0001_shipments.sql"),
 )];
 
-pub struct Application;
-
-impl Application {
-    pub async fn build(
-        settings: Settings,
-        shutdown: CancellationToken,
-    ) -> Result<Running, StartError> {
-        let platform = Platform::build(settings.common, MIGRATIONS).await?;
-        let mut running = platform.serve(http::ApiDoc::openapi(), http::routes, shutdown)?;
-        running.spawn_consumer(platform.consumer(
-            Group::ShippingService.name(),
-            Group::ShippingService.reads(),
-            shipping_service::Shipping,
-        ));
-        Ok(running)
-    }
+/// The running shipping-service, stopped by `shutdown`.
+pub async fn build(settings: Settings, shutdown: CancellationToken) -> Result<Running, StartError> {
+    let platform = Platform::build(settings.common, MIGRATIONS).await?;
+    let handler = shipping_service::Shipping;
+    let mut running = platform.serve(http::ApiDoc::openapi(), http::routes, shutdown)?;
+    running.spawn_consumer(platform.group_consumer(Group::ShippingService, handler));
+    Ok(running)
 }

@@ -287,10 +287,7 @@ async fn run(env: &Env, setup: &Setup, raw_first: bool) -> Figures {
         let start = Instant::now();
         let mut published = 0;
         while published < n {
-            assert!(
-                start.elapsed() < LIMIT,
-                "relay published {published} of {n}"
-            );
+            within_limit(start, published, n);
             published += relay.publish_pending(&relay_db).await.expect("relay pass");
         }
         rate(n, start.elapsed())
@@ -347,10 +344,7 @@ async fn relay_steps(relay: &Relay, client: &tokio_postgres::Client, n: usize) -
     let start = Instant::now();
     let mut published = 0;
     while published < n {
-        assert!(
-            start.elapsed() < LIMIT,
-            "relay published {published} of {n}"
-        );
+        within_limit(start, published, n);
         let t = Instant::now();
         let rows = relay.fetch_pending(client).await.expect("fetch");
         steps.fetch += t.elapsed();
@@ -367,6 +361,14 @@ async fn relay_steps(relay: &Relay, client: &tokio_postgres::Client, n: usize) -
         steps.passes += 1;
     }
     steps
+}
+
+/// Fails the bench when the relay has not published all `n` rows in time.
+fn within_limit(start: Instant, published: usize, n: usize) {
+    assert!(
+        start.elapsed() < LIMIT,
+        "relay published {published} of {n}"
+    );
 }
 
 fn rate(events: usize, elapsed: Duration) -> f64 {

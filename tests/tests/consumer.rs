@@ -49,12 +49,7 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_moves_on(
 
     let (stop, _) = run_recorder(&platform);
     let db = iso.client().await;
-    wait_applied(
-        &db,
-        valid.header().event_id,
-        "the good message after the poison to be applied",
-    )
-    .await;
+    wait_applied(&db, &valid, "the good message after the poison").await;
 
     let dlq = format!("{}recorder.dlq", iso.namespace);
     let dead = read_topic(&iso.env, &dlq, poison.len(), WAIT).await;
@@ -88,16 +83,9 @@ async fn consumers_wait_for_an_unreachable_registry_and_dead_letter_nothing() {
     let platform = Platform::build(settings, &[EFFECTS_TABLE]).await.unwrap();
     let topic = iso.topic(Topic::Orders);
     let sent = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
-    let value = iso.framed(&sent, &topic).await;
 
     proxy.cut();
-    produce(
-        &iso.env,
-        &topic,
-        Some(&sent.header().order_id.to_string()),
-        &value,
-    )
-    .await;
+    produce_event(&iso, &topic, &sent).await;
     let (stop, _) = run_recorder(&platform);
     let db = iso.client().await;
     // While cut: the consumer keeps asking (a transient failure, retried) and applies nothing.
@@ -109,12 +97,7 @@ async fn consumers_wait_for_an_unreachable_registry_and_dead_letter_nothing() {
     .await;
     assert_eq!(effects_of(&db, sent.header().event_id).await, 0);
     proxy.restore();
-    wait_applied(
-        &db,
-        sent.header().event_id,
-        "the event to be applied once the registry is back",
-    )
-    .await;
+    wait_applied(&db, &sent, "the event, once the registry is back").await;
     assert_nothing_dead_lettered(&iso).await;
     stop.cancel();
 }
@@ -144,7 +127,8 @@ async fn registry_behind_proxy(iso: &Isolated) -> (Proxy, CommonSettings) {
 }
 
 /// Waits until the recorder applied `event_id` once.
-async fn wait_applied(db: &tokio_postgres::Client, event_id: Uuid, what: &str) {
+async fn wait_applied(db: &tokio_postgres::Client, event: &DomainEvent, what: &str) {
+    let event_id = event.header().event_id;
     wait_until(WAIT, what, || async {
         (effects_of(db, event_id).await == 1).then_some(())
     })
@@ -191,12 +175,7 @@ async fn an_event_that_fails_the_same_way_every_time_is_dead_lettered_after_max_
 
     // The partition moves on: the event behind the failing one is applied.
     let db = iso.client().await;
-    wait_applied(
-        &db,
-        after.header().event_id,
-        "the event behind the failing one to be applied",
-    )
-    .await;
+    wait_applied(&db, &after, "the event behind the failing one").await;
     assert_eq!(effects_of(&db, failing.header().event_id).await, 0);
     let dead = dead_letters(&iso, 1, WAIT).await;
     assert_eq!(dead.len(), 1, "{dead:?}");
@@ -240,16 +219,9 @@ async fn a_registry_outage_longer_than_the_poll_interval_keeps_the_member_in_its
     let assigned = rebalances();
 
     let sent = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
-    let value = iso.framed(&sent, &topic).await;
     proxy.cut();
     let cut_at = std::time::Instant::now();
-    produce(
-        &iso.env,
-        &topic,
-        Some(&sent.header().order_id.to_string()),
-        &value,
-    )
-    .await;
+    produce_event(&iso, &topic, &sent).await;
     // The outage lasts twice the poll interval, with the consumer retrying all along.
     wait_until(
         WAIT,
@@ -263,17 +235,12 @@ async fn a_registry_outage_longer_than_the_poll_interval_keeps_the_member_in_its
     let db = iso.client().await;
     assert_eq!(effects_of(&db, sent.header().event_id).await, 0);
     proxy.restore();
-    wait_applied(
-        &db,
-        sent.header().event_id,
-        "the event to be applied once the registry is back",
-    )
-    .await;
+    wait_applied(&db, &sent, "the event, once the registry is back").await;
     // A member thrown out meanwhile would rejoin (a new assignment) before it consumed
     // anything more: once a later event is applied, any such rebalance has happened.
     let later = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
     produce_event(&iso, &topic, &later).await;
-    wait_applied(&db, later.header().event_id, "a later event to be applied").await;
+    wait_applied(&db, &later, "a later event to be applied").await;
     assert_eq!(
         rebalances(),
         assigned,
@@ -307,19 +274,12 @@ async fn a_consumer_killed_after_its_commit_redelivers_without_a_second_effect()
     let topic = iso.topic(Topic::Orders);
     let group = format!("{}recorder", iso.namespace);
     let sent = event(Uuid::new_v4(), "CUSTOMER_REQUEST");
-    let value = iso.framed(&sent, &topic).await;
-    produce(
-        &iso.env,
-        &topic,
-        Some(&sent.header().order_id.to_string()),
-        &value,
-    )
-    .await;
+    produce_event(&iso, &topic, &sent).await;
     let db = iso.client().await;
 
     // The first consumer would commit its offsets only after ten minutes.
     let mut first = spawn_recorder(&iso, 600_000);
-    wait_applied(&db, sent.header().event_id, "the first consumer's effect").await;
+    wait_applied(&db, &sent, "the first consumer's effect").await;
     first.kill().expect("SIGKILL"); // after its transaction, before any offset commit
     first.wait().unwrap();
     assert_eq!(

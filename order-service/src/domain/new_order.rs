@@ -248,6 +248,12 @@ mod tests {
         serde_json::from_value(json).unwrap()
     }
 
+    /// The fields a refused request names, in the order the errors list them.
+    fn refused_fields(json: serde_json::Value) -> Vec<String> {
+        let errors = NewOrder::try_from(request(json)).unwrap_err();
+        errors.into_iter().map(|e| e.field).collect()
+    }
+
     #[test]
     fn a_valid_order_passes_and_totals() {
         let order = NewOrder::try_from(request(serde_json::json!({
@@ -261,12 +267,10 @@ mod tests {
 
     #[test]
     fn every_invalid_field_is_named() {
-        let errors = NewOrder::try_from(request(serde_json::json!({
+        let fields = refused_fields(serde_json::json!({
             "customer_id": "bad id!", "currency": "eur",
             "items": [{"sku": "", "quantity": 0, "unit_price_cents": -1}]
-        })))
-        .unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        }));
         assert_eq!(
             fields,
             [
@@ -281,19 +285,16 @@ mod tests {
 
     #[test]
     fn missing_fields_and_empty_items_are_reported() {
-        let errors = NewOrder::try_from(request(serde_json::json!({}))).unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        let fields = refused_fields(serde_json::json!({}));
         assert_eq!(fields, ["customer_id", "currency", "items"]);
     }
 
     #[test]
     fn wrongly_typed_fields_are_named_like_invalid_ones() {
-        let errors = NewOrder::try_from(request(serde_json::json!({
+        let fields = refused_fields(serde_json::json!({
             "customer_id": 7, "currency": ["EUR"],
             "items": [3, {"sku": 5, "quantity": "two", "unit_price_cents": 1.5, "colour": "red"}]
-        })))
-        .unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        }));
         assert_eq!(
             fields,
             [
@@ -306,21 +307,18 @@ mod tests {
                 "items[1].unit_price_cents"
             ]
         );
-        let errors = NewOrder::try_from(request(serde_json::json!({
+        let fields = refused_fields(serde_json::json!({
             "customer_id": "c", "currency": "EUR", "items": {"sku": "a"}
-        })))
-        .unwrap_err();
-        assert_eq!(errors[0].field, "items");
+        }));
+        assert_eq!(fields[0], "items");
     }
 
     #[test]
     fn unknown_members_are_named() {
-        let errors = NewOrder::try_from(request(serde_json::json!({
+        let fields = refused_fields(serde_json::json!({
             "customer_id": "c", "currency": "EUR", "coupon": "X",
             "items": [{"sku": "a", "quantity": 1, "unit_price_cents": 1}]
-        })))
-        .unwrap_err();
-        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        }));
         assert_eq!(fields, ["coupon"]);
     }
 

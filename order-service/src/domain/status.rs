@@ -276,33 +276,32 @@ mod tests {
     #[test]
     fn cancellation_wins_and_a_refund_is_kept() {
         let order_id = Uuid::new_v4();
+        let header = || EventHeader::new(order_id);
         let payment_id = Uuid::new_v4();
-        let mut facts = Facts::default();
-        facts.apply(
-            &PaymentRefunded {
-                header: EventHeader::new(order_id),
+        let (amount_cents, currency) = (5, "EUR".to_owned());
+        let arrivals: [DomainEvent; 3] = [
+            PaymentRefunded {
+                header: header(),
                 payment_id,
-                amount_cents: 5,
-                currency: "EUR".into(),
+                amount_cents,
+                currency: currency.clone(),
             }
             .into(),
-        );
-        facts.apply(
-            &PaymentAuthorized {
-                header: EventHeader::new(order_id),
+            PaymentAuthorized {
+                header: header(),
                 payment_id,
-                amount_cents: 5,
-                currency: "EUR".into(),
+                amount_cents,
+                currency,
             }
             .into(),
-        );
-        facts.apply(
-            &OrderCancelled {
-                header: EventHeader::new(order_id),
+            OrderCancelled {
+                header: header(),
                 reason: "CUSTOMER_REQUEST".into(),
             }
             .into(),
-        );
+        ];
+        let mut facts = Facts::default();
+        arrivals.iter().for_each(|e| facts.apply(e));
         assert_eq!(facts.payment_status, Some(PaymentStatus::Refunded));
         assert_eq!(facts.status(), OrderStatus::Cancelled);
     }

@@ -56,9 +56,9 @@ pub async fn get(pool: web::Data<Pool>, id: web::Path<String>) -> Result<HttpRes
 pub async fn by_order(
     pool: web::Data<Pool>,
     query: web::Query<OrderQuery>,
-) -> Result<HttpResponse, Problem> {
+) -> Result<web::Json<Vec<Shipment>>, Problem> {
     let order_id = query.into_inner().order_id()?;
-    Ok(HttpResponse::Ok().json(of_order(&pool, order_id).await?))
+    Ok(web::Json(of_order(&pool, order_id).await?))
 }
 
 async fn act(pool: &Pool, raw: &str, action: Action) -> Result<HttpResponse, Problem> {
