@@ -33,6 +33,12 @@ impl fmt::Display for Topic {
     }
 }
 
+/// The dead-letter topic of the consumer group `group`, before a deployment's namespace: the
+/// one rule that names it, for the contract's groups and any other.
+pub fn dead_letter_topic(group: &str) -> String {
+    format!("{group}.dlq")
+}
+
 /// A consumer group of the contract: who reads which topics. Each group also owns a dead-letter
 /// topic, `<group>.dlq`. The scripts, the chart and the tests name the same groups; a test
 /// (`tests/tests/contract_names.rs`) checks that they agree with [`Group::ALL`].
@@ -79,7 +85,7 @@ impl Group {
 
     /// Its dead-letter topic, before a deployment's namespace.
     pub fn dead_letter_topic(self) -> String {
-        format!("{}.dlq", self.name())
+        dead_letter_topic(self.name())
     }
 }
 

@@ -22,7 +22,7 @@ pub mod codec;
 pub mod events;
 pub mod status;
 
-pub use catalog::{Group, Topic};
+pub use catalog::{dead_letter_topic, Group, Topic};
 pub use codec::CodecError;
 pub use events::*;
 pub use status::{PaymentStatus, ShipmentStatus};

@@ -58,7 +58,7 @@ impl Isolated {
         }
         for group in groups {
             env.create_topic_retained(
-                &format!("{namespace}{group}.dlq"),
+                &format!("{namespace}{}", schemas::dead_letter_topic(group)),
                 1,
                 Some(DLQ_RETENTION_MS),
             )

@@ -51,7 +51,11 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_moves_on(
     let db = iso.client().await;
     wait_applied(&db, &valid, "the good message after the poison").await;
 
-    let dlq = format!("{}recorder.dlq", iso.namespace);
+    let dlq = format!(
+        "{}{}",
+        iso.namespace,
+        schemas::dead_letter_topic("recorder")
+    );
     let dead = read_topic(&iso.env, &dlq, poison.len(), WAIT).await;
     assert_eq!(
         dead.len(),
@@ -148,7 +152,11 @@ async fn dead_letters(
     at_least: usize,
     within: Duration,
 ) -> Vec<(String, HashMap<String, String>)> {
-    let dlq = format!("{}recorder.dlq", iso.namespace);
+    let dlq = format!(
+        "{}{}",
+        iso.namespace,
+        schemas::dead_letter_topic("recorder")
+    );
     read_topic(&iso.env, &dlq, at_least, within)
         .await
         .iter()

@@ -47,7 +47,7 @@ async fn a_secured_three_broker_cluster_carries_orders_and_keeps_them_flowing_wi
     };
 
     // The stack made every contract and dead-letter topic with 3 replicas and min ISR 2.
-    let dlqs = GROUPS.map(|group| format!("{namespace}{group}.dlq"));
+    let dlqs = GROUPS.map(|group| format!("{namespace}{}", schemas::dead_letter_topic(group)));
     let topics: Vec<String> = Topic::ALL
         .iter()
         .map(|topic| format!("{namespace}{topic}"))

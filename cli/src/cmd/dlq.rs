@@ -95,7 +95,7 @@ pub async fn run(settings: &Settings, out: &Out, args: DlqArgs) -> Result<(), Cl
         | DlqCommand::Show { group, .. }
         | DlqCommand::Redrive { group, .. } => group,
     };
-    let topic = kafka.settings.topic(&format!("{group}.dlq"));
+    let topic = kafka.settings.topic(&schemas::dead_letter_topic(group));
     let ranges = kafka.ranges(&topic, Start::Earliest, None)?;
     let mut reader = kafka.reader(&ranges, false)?;
     let mut dead = Vec::new();

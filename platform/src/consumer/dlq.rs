@@ -67,7 +67,7 @@ impl DeadLetter {
                 value: Some(value),
             });
         }
-        let topic = format!("{group}.dlq");
+        let topic = schemas::dead_letter_topic(group);
         let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&topic).headers(headers);
         if let Some(key) = original.key() {
             record = record.key(key);
