@@ -88,6 +88,11 @@ impl Isolated {
         format!("{}{topic}", self.namespace)
     }
 
+    /// The namespace's dead-letter topic of consumer group `group` (a contract name).
+    pub fn dead_letter_topic(&self, group: &str) -> String {
+        format!("{}{}", self.namespace, schemas::dead_letter_topic(group))
+    }
+
     /// Settings as a service would load them, pointing at this isolation.
     pub fn settings(&self) -> CommonSettings {
         let mut settings: CommonSettings = serde_json::from_value(serde_json::json!({

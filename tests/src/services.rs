@@ -525,11 +525,7 @@ impl Services {
     /// is one its consumers can apply.
     pub async fn assert_no_dead_letters(&self) {
         for group in GROUPS {
-            let topic = format!(
-                "{}{}",
-                self.iso.namespace,
-                schemas::dead_letter_topic(group)
-            );
+            let topic = self.iso.dead_letter_topic(group);
             let dead = all_messages(&self.iso.env, &topic).await;
             let reasons: Vec<_> = dead
                 .iter()

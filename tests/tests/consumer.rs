@@ -51,11 +51,7 @@ async fn poison_messages_go_to_the_dead_letter_topic_and_the_partition_moves_on(
     let db = iso.client().await;
     wait_applied(&db, &valid, "the good message after the poison").await;
 
-    let dlq = format!(
-        "{}{}",
-        iso.namespace,
-        schemas::dead_letter_topic("recorder")
-    );
+    let dlq = iso.dead_letter_topic("recorder");
     let dead = read_topic(&iso.env, &dlq, poison.len(), WAIT).await;
     assert_eq!(
         dead.len(),
@@ -130,7 +126,7 @@ async fn registry_behind_proxy(iso: &Isolated) -> (Proxy, CommonSettings) {
     (proxy, settings)
 }
 
-/// Waits until the recorder applied `event_id` once.
+/// Waits until the recorder applied `event` once.
 async fn wait_applied(db: &tokio_postgres::Client, event: &DomainEvent, what: &str) {
     let event_id = event.header().event_id;
     wait_until(WAIT, what, || async {
@@ -152,11 +148,7 @@ async fn dead_letters(
     at_least: usize,
     within: Duration,
 ) -> Vec<(String, HashMap<String, String>)> {
-    let dlq = format!(
-        "{}{}",
-        iso.namespace,
-        schemas::dead_letter_topic("recorder")
-    );
+    let dlq = iso.dead_letter_topic("recorder");
     read_topic(&iso.env, &dlq, at_least, within)
         .await
         .iter()

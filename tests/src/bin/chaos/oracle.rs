@@ -313,11 +313,7 @@ impl Oracle<'_> {
     async fn dead_letters(&self) -> Vec<Violation> {
         let mut violations = Vec::new();
         for group in GROUPS {
-            let topic = format!(
-                "{}{}",
-                self.services.iso.namespace,
-                schemas::dead_letter_topic(group)
-            );
+            let topic = self.services.iso.dead_letter_topic(group);
             for m in all_messages(&self.services.iso.env, &topic).await {
                 let mut headers = platform::consumer::header_map(&m);
                 violations.push(Violation {
